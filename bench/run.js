@@ -1,0 +1,183 @@
+// `npm run bench`: Portico against a bare undici proxy, the npm peers and
+// nginx, under wrk. See bench/README.md for what the numbers mean.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { findNginx, nginxVersion } from "./lib/nginx.js";
+import { cleanupSync, cpuPlan, describeExit, freePort, makeTempDir, outputTail, pinned, start, stop, stopAll, waitForPort, which } from "./lib/procs.js";
+import { describeErrors, formatScenario, summarize } from "./lib/report.js";
+import { checkResponse, PEERS, selectScenarios, writePostScript } from "./lib/scenarios.js";
+import { StartError, SUBJECTS } from "./lib/subjects.js";
+import { runWrk } from "./lib/wrk.js";
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(benchDir);
+const WARMUP_SECONDS = 2;
+const PEER_PACKAGES = ["fastify", "@fastify/http-proxy", "fast-gateway"];
+
+function positiveInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+async function main() {
+  const seconds = positiveInt("BENCH_DURATION", 10);
+  const connections = positiveInt("BENCH_CONNECTIONS", 50);
+  const scenarios = selectScenarios(process.env.BENCH_ONLY);
+  if (!which("wrk")) throw new Error("wrk not found on PATH (Debian: apt-get install wrk)");
+
+  const plan = cpuPlan(Boolean(which("taskset")));
+  const nginx = findNginx();
+  console.log(`pinning: ${plan.note}`);
+  if (!nginx) console.log("nginx not found (/usr/sbin/nginx or PATH): skipping its rows");
+
+  const wanted = Object.keys(SUBJECTS).filter((s) => scenarios.some((sc) => sc.subjects.includes(s)));
+  if (wanted.some((s) => PEERS.includes(s))) await ensurePeers();
+
+  const tmp = makeTempDir();
+  const postScript = writePostScript(tmp);
+
+  // The upstream shares the load CPU with wrk; it is started once for every subject.
+  const upstreamPort = await freePort();
+  const [ucmd, uargs] = pinned(plan.load, process.execPath, [path.join(benchDir, "servers", "upstream.js")]);
+  const upstream = start("upstream", ucmd, uargs, { env: { PORT: String(upstreamPort) } });
+  try {
+    await waitForPort(upstreamPort, upstream);
+  } catch (err) {
+    throw new Error(`upstream failed to start: ${err.message}\n${outputTail(upstream)}`);
+  }
+
+  const ctx = { root, benchDir, tmp, upstreamPort, nginx, pin: plan.subject };
+  const rows = new Map(scenarios.map((s) => [s.id, []]));
+  const problems = {};
+
+  // Subject by subject, so only one subject (plus the upstream) is alive while measured.
+  for (const subject of wanted) {
+    const mine = scenarios.filter((s) => s.subjects.includes(subject));
+    let running;
+    try {
+      running = await SUBJECTS[subject].start(ctx);
+    } catch (err) {
+      if (!(err instanceof StartError)) throw err;
+      const skipped = err.message.startsWith("skipped");
+      if (!skipped) problems[subject] = { reason: err.message, detail: err.detail };
+      for (const s of mine) rows.get(s.id).push({ subject, status: skipped ? "skipped" : "failed to start", reason: skipped ? err.message.replace(/^skipped: /, "") : err.message });
+      console.log(`${subject}: ${skipped ? err.message : `failed to start (${err.message})`}`);
+      continue;
+    }
+    try {
+      for (const s of mine) {
+        const row = await measure(subject, running, s, { seconds, connections, postScript, pin: plan.load });
+        rows.get(s.id).push(row);
+        console.log(`  ${s.id}) ${subject.padEnd(19)} ${progress(row)}`);
+      }
+    } finally {
+      if (running.proc) await stop(running.proc);
+    }
+  }
+
+  const summaries = scenarios.map((s) => summarize(s, rows.get(s.id)));
+  console.log("");
+  for (const s of summaries) console.log(`${formatScenario(s, { seconds, connections })}\n`);
+  for (const [subject, { reason, detail }] of Object.entries(problems)) {
+    console.log(`${subject} failed to start: ${reason}${detail ? `\n${indent(detail)}` : ""}\n`);
+  }
+
+  const out = path.join(benchDir, "results", "latest.json");
+  mkdirSync(path.dirname(out), { recursive: true });
+  const meta = environment({ seconds, connections, plan, nginx });
+  writeFileSync(out, `${JSON.stringify({ ...meta, scenarios: summaries, problems }, null, 2)}\n`);
+  console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
+}
+
+/** Check the answer, warm up, then the measured run; never throws for a subject's fault. */
+async function measure(subject, running, scenario, { seconds, connections, postScript, pin }) {
+  const wrong = await checkResponse(running.port, scenario);
+  if (wrong) return { subject, status: "wrong answer", reason: wrong };
+  const wrk = { url: `http://127.0.0.1:${running.port}${scenario.path}`, connections, pin, script: scenario.post ? postScript : undefined };
+  await runWrk({ ...wrk, seconds: WARMUP_SECONDS });
+  const result = await runWrk({ ...wrk, seconds });
+  if (running.proc?.exit) return { subject, status: "crashed", reason: `${describeExit(running.proc.exit)}: ${outputTail(running.proc, 3)}` };
+  if (result.error) return { subject, status: "wrk failed", reason: result.error };
+  return { subject, status: "ok", ...result };
+}
+
+function progress(row) {
+  if (row.status !== "ok") return `${row.status}: ${row.reason}`;
+  const errs = row.flagged ? `  ! ${describeErrors(row.errors)}` : "";
+  return `${Math.round(row.reqPerSec).toLocaleString("en-US")} req/s  p50 ${row.p50Ms?.toFixed(2)} ms  p99 ${row.p99Ms?.toFixed(2)} ms${errs}`;
+}
+
+const indent = (text) => text.replace(/^/gm, "    ");
+
+/** First run (or a partial install): npm install from bench/package-lock.json. */
+async function ensurePeers() {
+  const missing = PEER_PACKAGES.filter((p) => !existsSync(path.join(benchDir, "node_modules", p, "package.json")));
+  if (!missing.length) return;
+  console.log(`installing the npm peers into bench/node_modules (missing: ${missing.join(", ")})`);
+  const code = await new Promise((resolve) => {
+    const npm = spawn("npm", ["install", "--prefix", "bench", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+    npm.on("error", () => resolve(-1));
+    npm.on("close", resolve);
+  });
+  if (code !== 0) console.log("npm install failed: the npm peers will show as failed to start");
+}
+
+function environment({ seconds, connections, plan, nginx }) {
+  const version = (dir) => {
+    try {
+      return JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")).version;
+    } catch {
+      return null;
+    }
+  };
+  let commit = null;
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    // not a git checkout, or no commit yet
+  }
+  return {
+    date: new Date().toISOString(),
+    commit,
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    cpu: os.cpus()[0]?.model ?? null,
+    cpus: os.availableParallelism(),
+    pinning: plan.note,
+    wrk: { threads: 1, connections, seconds, warmupSeconds: WARMUP_SECONDS },
+    versions: {
+      undici: version(path.join(root, "node_modules", "undici")),
+      ...Object.fromEntries(PEER_PACKAGES.map((p) => [p, version(path.join(benchDir, "node_modules", p))])),
+      nginx: nginx ? nginxVersion(nginx) : null,
+    },
+  };
+}
+
+// Every exit path tears down what was started: normal end, error, Ctrl-C.
+let cleaning;
+const cleanup = () => {
+  cleaning ??= stopAll().finally(cleanupSync);
+  return cleaning;
+};
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping every process the bench started`);
+    cleanup().finally(() => process.exit(128 + os.constants.signals[signal]));
+  });
+}
+process.on("exit", cleanupSync);
+
+try {
+  await main();
+} catch (err) {
+  console.error(`bench: ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

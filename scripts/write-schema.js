@@ -1,0 +1,5 @@
+// Writes the config's JSON Schema next to the build, for editors and other tools (package export "portico/schema.json").
+import { writeFileSync } from "node:fs";
+import { configJsonSchema } from "../dist/config/schema.js";
+
+writeFileSync(new URL("../dist/portico.schema.json", import.meta.url), `${JSON.stringify(configJsonSchema(), null, 2)}\n`);

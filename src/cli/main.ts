@@ -1,0 +1,93 @@
+/**
+ * `portico start | check | routes | schema`: thin wrappers over the library. Errors a person
+ * made get one line each, never a stack trace.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { configJsonSchema } from "../config/schema.js";
+import { formatIssue } from "../errors.js";
+import { checkConfig } from "../gateway.js";
+import { printConfigError } from "./output.js";
+import { explainRoute } from "./routes.js";
+import { start } from "./start.js";
+
+const USAGE = `Usage:
+  portico start  -c FILE                  serve in the foreground (SIGHUP reloads, SIGTERM stops)
+  portico check  -c FILE                  validate like nginx -t (exit 0 valid, 1 invalid)
+  portico routes -c FILE [METHOD] URL     which virtual host and location a request lands in, and why
+                 [--host HOST] [--json]
+  portico schema                          print the config's JSON Schema
+  portico --version`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    process.stderr.write(`portico: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.version) {
+    process.stdout.write(`portico ${version()}\n`);
+    return 0;
+  }
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  if (command === "schema") {
+    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    return 0;
+  }
+  const file = values.config;
+  if (!file) {
+    process.stderr.write(`portico ${command}: give the config file with -c FILE\n`);
+    return 2;
+  }
+  switch (command) {
+    case "start":
+      return start(file);
+    case "check":
+      try {
+        const { warnings } = await checkConfig(file);
+        for (const warning of warnings) process.stderr.write(`${formatIssue(warning)}\n`);
+        process.stdout.write(`${file}: the configuration is valid${warnings.length ? ` (${warnings.length} warning${warnings.length > 1 ? "s" : ""})` : ""}\n`);
+        return 0;
+      } catch (error) {
+        printConfigError(error);
+        return 1;
+      }
+    case "routes": {
+      const [method, url] = rest.length >= 2 ? [rest[0] as string, rest[1] as string] : ["GET", rest[0]];
+      if (!url) {
+        process.stderr.write(`portico routes: give the URL to explain, e.g. portico routes -c ${file} GET /proxy/anything\n`);
+        return 2;
+      }
+      return explainRoute(file, method.toUpperCase(), url, values.host, values.json ?? false);
+    }
+    default:
+      process.stderr.write(`portico: unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      host: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
+    },
+  });
+}

@@ -1,0 +1,38 @@
+/** `portico routes`: which virtual host and location a request lands in, and why. */
+import { checkConfig } from "../gateway.js";
+import { printConfigError } from "./output.js";
+
+export async function explainRoute(file: string, method: string, url: string, host: string | undefined, json: boolean): Promise<number> {
+  let table: Awaited<ReturnType<typeof checkConfig>>["table"];
+  try {
+    ({ table } = await checkConfig(file));
+  } catch (error) {
+    printConfigError(error);
+    return 1;
+  }
+  const result = table.explain(method, url, host);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  }
+  const lines: string[] = [`${method} ${url}${host ? ` (Host: ${host})` : ""}`];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(13)} ${value}`);
+  row("virtual host", `${result.virtualHost}  (${result.virtualHostReason})`);
+  row("path", result.path ?? "(invalid)");
+  if (result.location) row("location", result.location.key);
+  else if (result.redirectTo) row("redirect", `301 to ${result.redirectTo}`);
+  else row("location", `none: ${result.status === 400 ? "400 Bad Request" : "404 Not Found"}`);
+  row("why", result.reason);
+  for (const step of result.steps) lines.push(`                - ${step}`);
+  if (result.location) {
+    const loc = result.location;
+    if (loc.handler === "proxy") row("handler", `proxy to ${result.upstreamUrl}`);
+    else if (loc.handler === "return") row("handler", `return ${loc.return}`);
+    else row("handler", "content hook");
+    row("hooks", loc.hooks.length ? loc.hooks.join("; ") : "none");
+    row("plugins", loc.plugins.length ? loc.plugins.join(", ") : "none");
+    row("path taken", loc.fastPath ? "direct (no phase engine on this location)" : "phase engine");
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}

@@ -1,0 +1,168 @@
+/**
+ * The config model, once, in zod: validation, the TypeScript types of `defineConfig()` and the
+ * JSON Schema for editors all come from here. Names follow NixOS `services.nginx`.
+ */
+import { z } from "zod";
+import type { HookFunction } from "../pipeline/context.js";
+import type { AnyPlugin } from "../pipeline/plugin.js";
+
+const describe = <T extends z.ZodType>(schema: T, description: string): T =>
+  schema.meta({ description }) as T;
+
+/** nginx time: `500ms`, `5s`, `1m`, `1h 30m`; a bare string number means seconds (nginx), a JSON number milliseconds. */
+export const TIME_PATTERN = /^\s*(\d+(ms|s|m|h|d|w)?\s*)+$/;
+export const TimeSchema = describe(
+  z.union([z.number().nonnegative(), z.string().regex(TIME_PATTERN, 'expected an nginx time such as "500ms", "5s" or "1m"')]),
+  'A duration: nginx time string ("500ms", "5s", "1m", "1h 30m"; no unit = seconds) or a number of milliseconds.',
+);
+
+/** nginx size: `1m`, `8k`, `1g`, bytes without a unit. */
+export const SIZE_PATTERN = /^\s*\d+\s*[kKmMgG]?\s*$/;
+export const SizeSchema = describe(
+  z.union([z.number().int().nonnegative(), z.string().regex(SIZE_PATTERN, 'expected an nginx size such as "8k", "1m" or "1g"')]),
+  'A size: nginx size string ("8k", "1m", "1g"; no unit = bytes) or a number of bytes.',
+);
+
+const ListenEntrySchema = z.union([
+  z.number().int().min(0).max(65535),
+  z.string().min(1),
+  z.strictObject({
+    addr: describe(z.string().optional(), "Address to bind (default all interfaces)."),
+    port: describe(z.number().int().min(0).max(65535), "Port to bind; 0 takes one from the OS."),
+  }),
+]);
+export const ListenSchema = describe(
+  z.union([ListenEntrySchema, z.array(ListenEntrySchema).min(1)]),
+  'Where to listen: a port, "host:port", "[::1]:port", { addr, port } (the NixOS form), or a list of them.',
+);
+
+/** A hook: a function in a TS/JS config; in YAML/JSON a module path ("./x.js", "./x.js#name") or an inline snippet. */
+export const HookSchema = z.union([
+  z.string().min(1),
+  z.custom<HookFunction>((value) => typeof value === "function", { message: "expected a function, a module path or an inline snippet" }),
+]);
+
+const HeaderMapSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "not a valid header name"), z.string());
+
+/** Options nginx lets you set at http, server and location level; the nearest wins. */
+const inheritableShape = {
+  defaultType: describe(z.string().optional(), "Content-Type of `return` text and string content (nginx default_type; default application/octet-stream)."),
+  clientMaxBodySize: describe(SizeSchema.optional(), 'Largest request body accepted, else 413 (nginx client_max_body_size; default "1m"; 0 = no limit).'),
+  proxyConnectTimeout: describe(TimeSchema.optional(), 'Time to connect to an upstream, else 504 (default "60s").'),
+  proxyReadTimeout: describe(TimeSchema.optional(), 'Longest wait for the upstream\'s headers and between two body reads, else 504 (default "60s").'),
+  proxySendTimeout: describe(TimeSchema.optional(), 'Longest wait between two writes of the request body to the upstream (default "60s").'),
+  recommendedProxySettings: describe(z.boolean().optional(), "Send Host as the client gave it, X-Real-IP, X-Forwarded-For/-Proto/-Host/-Server upstream (NixOS recommendedProxySettings)."),
+};
+
+const hookShape = {
+  rewrite: describe(HookSchema.optional(), "Hook of the rewrite phase (rewrite_by_lua)."),
+  access: describe(HookSchema.optional(), "Hook of the access phase (access_by_lua); may return ctx.exit(status, body)."),
+  content: describe(HookSchema.optional(), "Produces the response (content_by_lua): return a string, a JSON-able object or a Response."),
+  headerFilter: describe(HookSchema.optional(), "Sees and changes the response status and headers (header_filter_by_lua)."),
+  bodyFilter: describe(HookSchema.optional(), "Sees and changes each body chunk: ctx.chunk, ctx.eof (body_filter_by_lua)."),
+  log: describe(HookSchema.optional(), "Runs after the response is sent (log_by_lua)."),
+};
+
+const locationShape = {
+  ...inheritableShape,
+  ...hookShape,
+  return: describe(
+    z.union([z.string().min(1), z.number().int()]).optional(),
+    "nginx return: \"200 'text'\", \"301 https://$host$request_uri\", a URL (302) or a status code.",
+  ),
+  proxyPass: describe(z.string().min(1).optional(), "Upstream URL (http://host:port/uri) or http://UPSTREAM_NAME/uri (nginx proxy_pass)."),
+  proxySetHeader: describe(HeaderMapSchema.optional(), 'Headers sent upstream, values may use nginx variables ($host, $remote_addr, …); "" removes one.'),
+  addHeader: describe(HeaderMapSchema.optional(), 'Headers added to the response (nginx add_header: on 2xx/3xx unless the value ends in " always").'),
+};
+
+const upstreamServerOptions = z.strictObject({
+  weight: describe(z.number().int().min(1).optional(), "Relative share of requests (default 1)."),
+});
+
+export const UpstreamSchema = z.strictObject({
+  servers: describe(
+    z.union([z.array(z.string().min(1)).min(1), z.record(z.string(), upstreamServerOptions)]),
+    'Servers as "host:port": a list, or a map to { weight } (NixOS form).',
+  ),
+  keepalive: describe(z.number().int().min(1).optional(), "Most connections kept open to each server (default: no limit)."),
+});
+
+const serverShape = {
+  default: describe(z.boolean().optional(), "Answers requests whose Host matches no other virtual host (nginx default_server)."),
+  serverName: describe(z.string().optional(), "Primary server name; defaults to the attribute name (NixOS)."),
+  serverAliases: describe(z.array(z.string()).optional(), "More names: exact, *.wildcard, wildcard.*, or ~regex."),
+  ...inheritableShape,
+};
+
+const topShape = {
+  $schema: z.string().optional(),
+  listen: ListenSchema.optional(),
+  upstreams: describe(z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "upstream names use letters, digits, _ . -"), UpstreamSchema).optional(), "Named groups of servers for proxyPass: http://NAME/."),
+  vars: describe(z.record(z.string(), z.unknown()).optional(), "Values for hooks (ctx.vars) and for $name in templates."),
+  largeClientHeaderBuffers: describe(
+    z.string().regex(/^\s*\d+\s+\d+\s*[kKmM]?\s*$/, 'expected "NUMBER SIZE" such as "4 8k"').optional(),
+    'Request line and headers larger than NUMBER × SIZE get 431 (nginx; default "4 8k").',
+  ),
+  keepaliveTimeout: describe(TimeSchema.optional(), 'How long an idle client connection stays open (default "75s").'),
+  clientHeaderTimeout: describe(TimeSchema.optional(), 'Time to receive the request headers, else the connection closes (default "60s").'),
+  shutdownTimeout: describe(TimeSchema.optional(), 'On SIGTERM, longest wait for in-flight requests before closing them (default "10s").'),
+  logLevel: describe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(), "Least severe level logged (default info; env PORTICO_LOG_LEVEL overrides)."),
+  ...inheritableShape,
+};
+
+/** Plugin keys accepted at each level: the plugin's own schema, or `false` to switch an inherited one off. */
+function pluginShape(plugins: readonly AnyPlugin[]): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const plugin of plugins) {
+    shape[plugin.name] = describe(z.union([z.literal(false), plugin.schema]).optional(), plugin.description ?? `The ${plugin.name} plugin.`);
+  }
+  return shape;
+}
+
+/** Builds the whole config schema for a set of plugins (none in the core). */
+export function buildConfigSchema(plugins: readonly AnyPlugin[] = []) {
+  const pluginKeys = pluginShape(plugins);
+  const LocationSchema = z.strictObject({ ...locationShape, ...pluginKeys });
+  const VirtualHostSchema = z.strictObject({
+    ...serverShape,
+    ...pluginKeys,
+    locations: describe(z.record(z.string(), LocationSchema).optional(), 'Locations by nginx key: "/prefix", "= /exact", "^~ /prefix", "~ regex", "~* regex".'),
+  });
+  return z.strictObject({
+    ...topShape,
+    ...pluginKeys,
+    virtualHosts: describe(z.record(z.string(), VirtualHostSchema), "Virtual hosts by name (nginx server blocks)."),
+  });
+}
+
+export const ConfigSchema = buildConfigSchema();
+
+/** Per-plugin config types; plugins add themselves here by declaration merging. */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface PluginConfigMap {}
+type PluginKeys = { [K in keyof PluginConfigMap]?: PluginConfigMap[K] | false };
+
+type LocationInput = z.input<z.ZodObject<typeof locationShape>> & PluginKeys;
+type VirtualHostInput = z.input<z.ZodObject<typeof serverShape>> & PluginKeys & { locations?: Record<string, LocationInput> };
+
+/** What a config file or `defineConfig()` accepts. */
+export type PorticoConfig = z.input<z.ZodObject<typeof topShape>> & PluginKeys & { virtualHosts: Record<string, VirtualHostInput> };
+export type LocationConfig = LocationInput;
+export type VirtualHostConfig = VirtualHostInput;
+export type UpstreamConfig = z.input<typeof UpstreamSchema>;
+
+/** The JSON Schema of the config, for editors (`# yaml-language-server: $schema=…`) and other tools. */
+export function configJsonSchema(plugins: readonly AnyPlugin[] = []): Record<string, unknown> {
+  const schema = buildConfigSchema(plugins);
+  return z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+    override(ctx) {
+      // Functions exist only in TS/JS configs: in JSON/YAML a hook is a module path or a snippet.
+      if (ctx.zodSchema === HookSchema) {
+        for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
+        Object.assign(ctx.jsonSchema, { type: "string", description: 'Module path ("./hook.js" or "./hook.js#name") or an inline JavaScript snippet with `ctx` in scope.' });
+      }
+    },
+  }) as Record<string, unknown>;
+}

@@ -1,0 +1,21 @@
+/**
+ * Portico's public API.
+ *
+ * @example
+ * import { createGateway, defineConfig } from "portico";
+ * const gw = await createGateway(defineConfig({ virtualHosts: { localhost: { default: true, locations: { "/": { return: "200 'Hello World!'" } } } } }));
+ * const res = await gw.inject({ url: "/" }); // { status: 200, body: "Hello World!", … }
+ */
+import type { PorticoConfig } from "./config/schema.js";
+
+export { type BoundAddress, checkConfig, type ConfigInput, createGateway, Gateway, type GatewayOptions, type InjectOptions, type InjectResponse } from "./gateway.js";
+export { ConfigError, type ConfigIssue, type ErrorCode, ERRORS, formatIssue, PorticoError } from "./errors.js";
+export { configJsonSchema, type LocationConfig, type PluginConfigMap, type PorticoConfig, type UpstreamConfig, type VirtualHostConfig } from "./config/schema.js";
+export type { Context, Exit, HookFunction, Phase, RequestView, ResponseView } from "./pipeline/context.js";
+export { definePlugin, type PluginDefinition } from "./pipeline/plugin.js";
+export type { RouteExplanation, LocationSummary } from "./route-table.js";
+
+/** Typing helper for config modules: `export default defineConfig({ … })` gets completion and type errors. */
+export function defineConfig<const T extends PorticoConfig>(config: T): T {
+  return config;
+}

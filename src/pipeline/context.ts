@@ -1,0 +1,173 @@
+/**
+ * The request context: one object per request, shared by every phase. It is only built for
+ * locations that have hooks or plugins; a plain proxy or `return` location never allocates it.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { PorticoError } from "../errors.js";
+
+export type Phase = "rewrite" | "access" | "content" | "headerFilter" | "bodyFilter" | "log";
+export const PHASES: readonly Phase[] = ["rewrite", "access", "content", "headerFilter", "bodyFilter", "log"];
+
+/** What `ctx.exit()` returns: a hook that returns it stops the request with this answer. */
+export interface Exit {
+  readonly [EXIT]: true;
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: OutgoingHttpHeaders | undefined;
+}
+const EXIT = Symbol("portico.exit");
+export function isExit(value: unknown): value is Exit {
+  return typeof value === "object" && value !== null && (value as Exit)[EXIT] === true;
+}
+
+export interface RequestView {
+  readonly method: string;
+  /** Path and query exactly as received. */
+  readonly url: string;
+  /** The normalised path (decoded, dot segments resolved) that locations were matched on. A rewrite hook may set it: the new path goes upstream whole, as after nginx's `rewrite … break`. */
+  path: string;
+  readonly query: URLSearchParams;
+  /** Lower-case names. Changes made in rewrite/access go upstream. */
+  readonly headers: IncomingHttpHeaders;
+  /** The client address. */
+  readonly ip: string;
+  /** The body, read when first asked for (and then sent upstream from memory). */
+  text(): Promise<string>;
+  json<T = unknown>(): Promise<T>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export interface ResponseView {
+  status: number;
+  /** Lower-case names; values are strings or, for repeated headers such as set-cookie, arrays. */
+  headers: OutgoingHttpHeaders;
+}
+
+export interface LocationInfo {
+  /** The location key as written in the config, e.g. `/proxy` or `~* \.png$`. */
+  readonly key: string;
+  /** Regex captures, for `~` and `~*` locations. */
+  readonly captures: readonly string[] | null;
+}
+
+export interface VirtualHostInfo {
+  readonly name: string;
+}
+
+export interface Context {
+  readonly request: RequestView;
+  readonly response: ResponseView;
+  readonly vars: Readonly<Record<string, unknown>>;
+  readonly store: Map<string, unknown>;
+  readonly location: LocationInfo;
+  readonly virtualHost: VirtualHostInfo;
+  /** A short id for this request, in error answers and log lines. */
+  readonly requestId: string;
+  /** In bodyFilter: the current chunk (replace it to change the body) and whether it is the last. */
+  chunk: Buffer | null;
+  eof: boolean;
+  /** Stop the request with this answer: `return ctx.exit(401, { message: "No API key" })`. */
+  exit(status: number, body?: unknown, headers?: OutgoingHttpHeaders): Exit;
+}
+
+/** A hook's value may be anything for content; other phases return nothing or an exit. */
+export type HookResult = void | Exit | unknown;
+export type HookFunction = (ctx: Context) => HookResult | Promise<HookResult>;
+
+export function createExit(status: number, body?: unknown, headers?: OutgoingHttpHeaders): Exit {
+  return { [EXIT]: true, status, body, headers };
+}
+
+/** Reads a request body whole, refusing more than `limit` bytes (0 = no limit). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (limit > 0 && size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new PorticoError("PTC_ERR_REQUEST_BODY_TOO_LARGE"));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}
+
+/** Mutable state of one request behind the Context interface. */
+export class RequestContext implements Context {
+  readonly request: RequestView;
+  readonly response: ResponseView = { status: 200, headers: {} };
+  readonly vars: Readonly<Record<string, unknown>>;
+  readonly store = new Map<string, unknown>();
+  readonly location: LocationInfo;
+  readonly virtualHost: VirtualHostInfo;
+  readonly requestId: string;
+  chunk: Buffer | null = null;
+  eof = false;
+  /** The body once a hook has read it: the proxy then sends this instead of the stream. */
+  body: Buffer | null = null;
+  /** Set when a rewrite hook changed request.path. */
+  pathChanged = false;
+
+  readonly req: IncomingMessage;
+
+  constructor(
+    req: IncomingMessage,
+    init: {
+      path: string;
+      rawQuery: string;
+      ip: string;
+      vars: Readonly<Record<string, unknown>>;
+      location: LocationInfo;
+      virtualHost: VirtualHostInfo;
+      requestId: string;
+      bodyLimit: number;
+    },
+  ) {
+    this.req = req;
+    this.vars = init.vars;
+    this.location = init.location;
+    this.virtualHost = init.virtualHost;
+    this.requestId = init.requestId;
+    const ctx = this;
+    let path = init.path;
+    let query: URLSearchParams | undefined;
+    const readOnce = async (): Promise<Buffer> => {
+      ctx.body ??= await readBody(req, init.bodyLimit);
+      return ctx.body;
+    };
+    this.request = {
+      method: req.method ?? "GET",
+      url: req.url ?? "/",
+      get path() {
+        return path;
+      },
+      set path(value: string) {
+        if (typeof value !== "string" || !value.startsWith("/")) throw new TypeError(`ctx.request.path must start with "/", got ${JSON.stringify(value)}`);
+        path = value;
+        ctx.pathChanged = true;
+      },
+      get query() {
+        query ??= new URLSearchParams(init.rawQuery);
+        return query;
+      },
+      headers: req.headers,
+      ip: init.ip,
+      text: async () => (await readOnce()).toString("utf8"),
+      json: async <T>() => JSON.parse((await readOnce()).toString("utf8")) as T,
+      arrayBuffer: async () => {
+        const buf = await readOnce();
+        return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+      },
+    };
+  }
+
+  exit(status: number, body?: unknown, headers?: OutgoingHttpHeaders): Exit {
+    return createExit(status, body, headers);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * A plugin is a descriptor plus phase functions (as in APISIX): `definePlugin({ name, priority,
+ * schema, access(ctx, conf) { … } })`. Higher priority runs first within a phase. The config's own
+ * location hooks run at LOCATION_HOOK_PRIORITY, after every plugin of that phase.
+ */
+import type { z } from "zod";
+import { PorticoError } from "../errors.js";
+import { type Context, type HookResult, PHASES, type Phase } from "./context.js";
+
+/** Priority of a location's own hooks (`access: ./x.js`): after all plugins, which have priority > 0. */
+export const LOCATION_HOOK_PRIORITY = 0;
+
+export type PluginHook<C> = (ctx: Context, conf: C) => HookResult | Promise<HookResult>;
+
+export interface PluginDefinition<S extends z.ZodType = z.ZodType, C = z.output<S>> {
+  /** camelCase config key, e.g. `keyAuth`. */
+  name: string;
+  /** Unique; higher runs first. */
+  priority: number;
+  description?: string;
+  schema: S;
+  /** Turns the validated config into what the hooks use (compile regexes, open stores): once per load. */
+  init?: (conf: z.output<S>) => C | Promise<C>;
+  rewrite?: PluginHook<C>;
+  access?: PluginHook<C>;
+  content?: PluginHook<C>;
+  headerFilter?: PluginHook<C>;
+  bodyFilter?: PluginHook<C>;
+  log?: PluginHook<C>;
+  close?: () => void | Promise<void>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds plugins of every config type
+export type AnyPlugin = PluginDefinition<z.ZodType, any>;
+
+const KNOWN_KEYS = new Set(["name", "priority", "description", "schema", "init", "close", ...PHASES]);
+const RESERVED_NAMES = new Set([
+  "return", "proxyPass", "proxySetHeader", "addHeader", "defaultType", "locations", "listen", "virtualHosts", "upstreams", "vars",
+  ...PHASES,
+]);
+
+/** Typing helper; also checks the definition so that a typo fails at start, not under traffic. */
+export function definePlugin<S extends z.ZodType, C = z.output<S>>(plugin: PluginDefinition<S, C>): PluginDefinition<S, C> {
+  const fail = (why: string): never => {
+    throw new PorticoError("PTC_ERR_PLUGIN_DEFINE", `plugin ${JSON.stringify(plugin?.name)}: ${why}`);
+  };
+  if (typeof plugin.name !== "string" || !/^[a-z][A-Za-z0-9]*$/.test(plugin.name)) fail("name must be camelCase, e.g. keyAuth");
+  if (RESERVED_NAMES.has(plugin.name)) fail("name is a core config key");
+  if (!Number.isInteger(plugin.priority) || plugin.priority <= LOCATION_HOOK_PRIORITY) fail("priority must be an integer above 0");
+  if (typeof plugin.schema?.safeParse !== "function") fail("schema must be a zod schema");
+  for (const key of Object.keys(plugin)) {
+    if (!KNOWN_KEYS.has(key)) fail(`unknown field "${key}" (expected one of ${[...KNOWN_KEYS].join(", ")})`);
+  }
+  for (const phase of PHASES) {
+    const hook = (plugin as unknown as Record<string, unknown>)[phase];
+    if (hook !== undefined && typeof hook !== "function") fail(`${phase} must be a function`);
+  }
+  return plugin;
+}
+
+/** Rejects two plugins with one name or one priority: their order would be ambiguous. */
+export function checkPluginSet(plugins: readonly AnyPlugin[]): void {
+  const names = new Map<string, AnyPlugin>();
+  const priorities = new Map<number, AnyPlugin>();
+  for (const plugin of plugins) {
+    if (names.has(plugin.name)) throw new PorticoError("PTC_ERR_PLUGIN_DEFINE", `two plugins are named ${plugin.name}`);
+    const other = priorities.get(plugin.priority);
+    if (other) throw new PorticoError("PTC_ERR_PLUGIN_DEFINE", `plugins ${other.name} and ${plugin.name} share priority ${plugin.priority}`);
+    names.set(plugin.name, plugin);
+    priorities.set(plugin.priority, plugin);
+  }
+}
+
+export type { Phase };

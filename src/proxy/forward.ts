@@ -1,0 +1,340 @@
+/**
+ * The proxy itself: one undici dispatch per request, bodies streamed both ways with backpressure,
+ * headers copied from Node's raw lists without building objects. The handler uses undici's
+ * raw-header handler interface so that no header object is parsed on the way back either.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { Transform } from "node:stream";
+import type { Logger } from "pino";
+import type { Dispatcher } from "undici";
+import type { ErrorCode } from "../errors.js";
+import { nextRequestId, sendError } from "../pipeline/respond.js";
+import type { Template, VariableSource } from "../pipeline/variables.js";
+import { connectionTokens, dropRequestHeader, dropResponseHeader } from "./hop-headers.js";
+import { type ProxyPassSpec, upstreamPath } from "./proxy-pass.js";
+import type { UpstreamServer } from "./upstreams.js";
+
+/** Everything about a proxied location that does not change per request, built at load. */
+export interface ProxyRoute {
+  spec: ProxyPassSpec;
+  pick: () => UpstreamServer;
+  /** Prefix length of the matched location (whole path for `=`), for the URI replacement. */
+  prefixLength: number;
+  /** proxySetHeader and recommendedProxySettings, as [name, template]; "" removes a header. */
+  setHeaders: ReadonlyArray<readonly [string, Template]>;
+  /** Lower-case names that setHeaders replace, so the client's copy is dropped. */
+  replacedHeaders: ReadonlySet<string>;
+  /** Whether any template needs the request's variables (otherwise none are built). */
+  setHeadersNeedVars: boolean;
+  headersTimeout: number;
+  bodyTimeout: number;
+  bodyLimit: number;
+  logger: Logger;
+  /** Adds addHeader and Server to the response header list, by status. */
+  finishHeaders: (status: number, headers: string[]) => void;
+}
+
+/** The request line, split once by the server. */
+export interface RequestTarget {
+  /** Path and query exactly as received (origin-form). */
+  raw: string;
+  rawPath: string;
+  rawQuery: string;
+  /** Normalised path. */
+  path: string;
+}
+
+/** What the phase engine plugs into a proxied response; absent on plain proxy locations. */
+export interface ProxyHooks {
+  /** Body already read by a hook: sent instead of the stream. */
+  body: Buffer | null;
+  /** Headers as changed by rewrite/access hooks. */
+  headers: IncomingMessage["headers"] | null;
+  path: string;
+  pathChanged: boolean;
+  /** Runs headerFilter: may change status and headers; a promise pauses the upstream. */
+  onHeaders: ((status: number, headers: OutgoingHttpHeaders) => { status: number; headers: OutgoingHttpHeaders } | Promise<{ status: number; headers: OutgoingHttpHeaders }>) | null;
+  /** Runs bodyFilter on each chunk (null chunk + eof at the end). */
+  onChunk: ((chunk: Buffer | null, eof: boolean) => Buffer | null | Promise<Buffer | null>) | null;
+  onFailure: (error: unknown) => void;
+}
+
+function errorCode(error: unknown): ErrorCode {
+  const code = (error as { code?: string }).code;
+  if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT") {
+    return "PTC_ERR_UPSTREAM_TIMEOUT";
+  }
+  if (code === "PTC_ERR_REQUEST_BODY_TOO_LARGE") return "PTC_ERR_REQUEST_BODY_TOO_LARGE";
+  if (code === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH") return "PTC_ERR_REQUEST_MALFORMED";
+  return "PTC_ERR_UPSTREAM_UNAVAILABLE";
+}
+
+class BodyTooLarge extends Error {
+  readonly code = "PTC_ERR_REQUEST_BODY_TOO_LARGE";
+}
+
+/** Counts a body of unknown length (chunked) and fails it past the limit, as client_max_body_size. */
+function limitBody(req: IncomingMessage, limit: number): Transform {
+  let seen = 0;
+  const guard = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > limit) callback(new BodyTooLarge("request body exceeds clientMaxBodySize"));
+      else callback(null, chunk);
+    },
+  });
+  req.on("error", (error) => guard.destroy(error));
+  return req.pipe(guard);
+}
+
+/** Builds the upstream header list from the client's raw headers (or the hook-edited object). */
+function requestHeaders(req: IncomingMessage, route: ProxyRoute, hooks: ProxyHooks | null, variables: VariableSource | null) {
+  const out: string[] = [];
+  let contentLength = -1;
+  let chunked = false;
+  let named: Set<string> | null = null;
+  const consider = (name: string, value: string) => {
+    const lower = name.toLowerCase();
+    if (lower === "content-length") contentLength = Number(value);
+    else if (lower === "transfer-encoding") chunked = true;
+    else if (lower === "connection") named = connectionTokens(value);
+    if (dropRequestHeader(lower) || route.replacedHeaders.has(lower)) return;
+    out.push(name, value);
+  };
+  if (hooks?.headers) {
+    for (const [name, value] of Object.entries(hooks.headers)) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const item of value) consider(name, item);
+      else consider(name, value);
+    }
+  } else {
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) consider(raw[i] as string, raw[i + 1] as string);
+  }
+  if (named !== null) {
+    const tokens: Set<string> = named;
+    for (let i = out.length - 2; i >= 0; i -= 2) if (tokens.has((out[i] as string).toLowerCase())) out.splice(i, 2);
+  }
+  let hostSet = route.replacedHeaders.has("host");
+  if (route.setHeaders.length > 0) {
+    for (const [name, template] of route.setHeaders) {
+      // Constant templates ignore their argument; the caller builds variables when any needs them.
+      const value = template(variables as VariableSource);
+      if (value !== "") out.push(name, value);
+      else if (name.toLowerCase() === "host") hostSet = false;
+    }
+  }
+  if (!hostSet) out.push("host", route.spec.proxyHost);
+  return { headers: out, contentLength, chunked };
+}
+
+/** Copies the upstream's raw headers for the client, dropping hop-by-hop, Server and Date. */
+function responseHeaders(raw: Buffer[]): string[] {
+  const out: string[] = [];
+  let named: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString("latin1");
+    const lower = name.toLowerCase();
+    if (lower === "connection") named = connectionTokens((raw[i + 1] as Buffer).toString("latin1"));
+    if (dropResponseHeader(lower)) continue;
+    out.push(name, (raw[i + 1] as Buffer).toString("latin1"));
+  }
+  if (named !== null) {
+    const tokens: Set<string> = named;
+    for (let i = out.length - 2; i >= 0; i -= 2) if (tokens.has((out[i] as string).toLowerCase())) out.splice(i, 2);
+  }
+  return out;
+}
+
+function toObject(list: string[]): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const name = (list[i] as string).toLowerCase();
+    const value = list[i + 1] as string;
+    const existing = headers[name];
+    if (existing === undefined) headers[name] = value;
+    else headers[name] = Array.isArray(existing) ? [...existing, value] : [String(existing), value];
+  }
+  return headers;
+}
+
+function toList(headers: OutgoingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) out.push(name, String(item));
+    else out.push(name, String(value));
+  }
+  return out;
+}
+
+/** undici's raw-header handler: one per proxied request. */
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  #abort: ((reason?: Error) => void) | null = null;
+  #resume: (() => void) | null = null;
+  #clientGone = false;
+  #started = false;
+  #hookError = false;
+  readonly #onResume = () => this.#resume?.();
+
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: ProxyRoute;
+  readonly server: UpstreamServer;
+  readonly hooks: ProxyHooks | null;
+  readonly method: string;
+
+  constructor(req: IncomingMessage, res: ServerResponse, route: ProxyRoute, server: UpstreamServer, hooks: ProxyHooks | null, method: string) {
+    this.req = req;
+    this.res = res;
+    this.route = route;
+    this.server = server;
+    this.hooks = hooks;
+    this.method = method;
+    res.once("close", () => {
+      if (res.writableFinished) return;
+      // The client hung up before the end: stop the upstream request too.
+      this.#clientGone = true;
+      this.#abort?.(new Error("client closed the connection"));
+    });
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#clientGone) abort(new Error("client closed the connection"));
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    this.#resume = resume;
+    this.#started = true;
+    const headers = responseHeaders(rawHeaders);
+    const onHeaders = this.hooks?.onHeaders;
+    if (!onHeaders) {
+      this.#writeHead(status, headers, statusText);
+      return true;
+    }
+    try {
+      const filtered = onHeaders(status, toObject(headers));
+      if (filtered instanceof Promise) {
+        filtered.then((result) => {
+          this.#writeHead(result.status, toList(result.headers), undefined);
+          resume();
+        }, this.#hookFailed);
+        return false;
+      }
+      this.#writeHead(filtered.status, toList(filtered.headers), undefined);
+    } catch (error) {
+      this.#hookFailed(error);
+    }
+    return true;
+  }
+
+  #writeHead(status: number, headers: string[], statusText: string | undefined): void {
+    if (this.hooks?.onChunk) {
+      // A body filter may change the length: send chunked instead (nginx users clear it by hand).
+      for (let i = headers.length - 2; i >= 0; i -= 2) if ((headers[i] as string).toLowerCase() === "content-length") headers.splice(i, 2);
+    }
+    this.route.finishHeaders(status, headers);
+    if (statusText) this.res.writeHead(status, statusText, headers);
+    else this.res.writeHead(status, headers);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#clientGone || this.#hookError) return true;
+    const onChunk = this.hooks?.onChunk;
+    if (onChunk) {
+      let filtered: Buffer | null | Promise<Buffer | null>;
+      try {
+        filtered = onChunk(chunk, false);
+      } catch (error) {
+        this.#hookFailed(error);
+        return true;
+      }
+      if (filtered instanceof Promise) {
+        filtered.then((out) => {
+          if (out && !this.res.write(out)) this.res.once("drain", this.#onResume);
+          else this.#resume?.();
+        }, this.#hookFailed);
+        return false;
+      }
+      if (filtered === null || filtered.length === 0) return true;
+      chunk = filtered;
+    }
+    if (this.res.write(chunk)) return true;
+    this.res.once("drain", this.#onResume);
+    return false;
+  }
+
+  onComplete(): void {
+    const onChunk = this.hooks?.onChunk;
+    if (!onChunk) {
+      this.res.end();
+      return;
+    }
+    if (this.#hookError) return;
+    try {
+      const last = onChunk(null, true);
+      if (last instanceof Promise) last.then((out) => this.res.end(out ?? undefined), this.#hookFailed);
+      else this.res.end(last ?? undefined);
+    } catch (error) {
+      this.#hookFailed(error);
+    }
+  }
+
+  onError(error: Error): void {
+    if (this.#clientGone || this.#hookError) return;
+    this.#fail(error);
+  }
+
+  /** A header or body filter threw: the engine answers 500 (or cuts a started response) and logs it. */
+  readonly #hookFailed = (error: unknown): void => {
+    if (this.#hookError) return;
+    this.#hookError = true;
+    this.#abort?.(new Error("hook failed"));
+    this.hooks?.onFailure(error);
+  };
+
+  #fail(error: unknown): void {
+    const code = errorCode(error);
+    const requestId = nextRequestId();
+    this.route.logger.error(
+      { code, requestId, upstream: this.server.address, method: this.method, url: this.req.url, started: this.#started, err: { code: (error as { code?: string }).code, message: (error as Error).message } },
+      code === "PTC_ERR_UPSTREAM_TIMEOUT" ? "upstream timed out" : code === "PTC_ERR_REQUEST_BODY_TOO_LARGE" ? "request body too large" : "upstream request failed",
+    );
+    sendError(this.res, code, requestId);
+  }
+}
+
+/** Sends the request to one server of the route and streams the answer back. */
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: ProxyRoute,
+  target: RequestTarget,
+  hooks: ProxyHooks | null,
+  variables: VariableSource | null,
+): void {
+  const server = route.pick();
+  const method = req.method ?? "GET";
+  const path = upstreamPath(route.spec, route.prefixLength, hooks ? hooks.path : target.path, target.rawPath, target.raw, target.rawQuery, hooks?.pathChanged ?? false);
+  const { headers, contentLength, chunked } = requestHeaders(req, route, hooks, variables);
+  const handler = new ForwardHandler(req, res, route, server, hooks, method);
+
+  let body: Dispatcher.DispatchOptions["body"] = null;
+  if (hooks?.body) {
+    body = hooks.body;
+    for (let i = headers.length - 2; i >= 0; i -= 2) if ((headers[i] as string).toLowerCase() === "content-length") headers.splice(i, 2);
+    headers.push("content-length", String(hooks.body.length));
+  } else if (contentLength > 0 || chunked) {
+    if (route.bodyLimit > 0 && contentLength > route.bodyLimit) {
+      handler.onError(new BodyTooLarge("request body exceeds clientMaxBodySize"));
+      req.resume();
+      return;
+    }
+    body = chunked && route.bodyLimit > 0 ? limitBody(req, route.bodyLimit) : req;
+  }
+  server.pool.dispatch(
+    { path, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: route.headersTimeout, bodyTimeout: route.bodyTimeout },
+    handler,
+  );
+}

@@ -1,0 +1,49 @@
+/**
+ * Header rules of a proxy, decided once per header name, both directions.
+ */
+
+/** RFC 9110 7.6.1: connection-specific fields are not forwarded (plus the RFC 2616 list that proxies still honour). */
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * Not forwarded upstream: hop-by-hop, Host (set from proxyPass, nginx's $proxy_host) and Expect
+ * (Node answers 100-continue itself; undici refuses the header).
+ */
+export function dropRequestHeader(lowerName: string): boolean {
+  return HOP_BY_HOP.has(lowerName) || lowerName === "host" || lowerName === "expect";
+}
+
+/** Not passed back to the client: hop-by-hop, and Server/Date, which the gateway sets itself (nginx proxy_hide_header defaults). */
+export function dropResponseHeader(lowerName: string): boolean {
+  return HOP_BY_HOP.has(lowerName) || lowerName === "server" || lowerName === "date";
+}
+
+/** RFC 9110 7.6.1: "a proxy MUST … remove any header field named in Connection". */
+export function connectionTokens(value: string | undefined): Set<string> | null {
+  if (!value) return null;
+  let tokens: Set<string> | null = null;
+  for (const token of value.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name && name !== "close" && name !== "keep-alive") (tokens ??= new Set()).add(name);
+  }
+  return tokens;
+}
+
+/** The value of a header in Node's flat rawHeaders list, without building req.headers. */
+export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}

@@ -1,0 +1,715 @@
+/**
+ * compile: validated config → RouteTable, the immutable thing a request walks. Everything that
+ * can be decided before traffic is decided here: location order, regexes, header lists, the
+ * plugin chain of each location, its upstream pools, and which handler a location gets (a
+ * plain proxy or `return` location skips the phase engine entirely).
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { parseHeaderBuffers, parseSize, parseTime } from "./config/units.js";
+import type { ConfigSource, FieldPath } from "./config/source.js";
+import { formatPath } from "./config/source.js";
+import { ConfigError, type ConfigIssue } from "./errors.js";
+import type { HookFunction, Phase } from "./pipeline/context.js";
+import { HookLoadError, loadHook } from "./pipeline/hooks.js";
+import { type AnyPlugin, LOCATION_HOOK_PRIORITY } from "./pipeline/plugin.js";
+import { SERVER_NAME, sendError, statusPage } from "./pipeline/respond.js";
+import { type CompiledHook, type PhaseChains, type PhasedLocation, type ReturnRenderer, runPhases } from "./pipeline/run-phases.js";
+import { compileTemplate, type Template, TemplateError, type VariableSource } from "./pipeline/variables.js";
+import { forward, type ProxyRoute, type RequestTarget } from "./proxy/forward.js";
+import { rawHeader } from "./proxy/hop-headers.js";
+import { type ProxyPassSpec, parseProxyPass } from "./proxy/proxy-pass.js";
+import { createBalancer, type PoolRegistry, type UpstreamServer } from "./proxy/upstreams.js";
+import { createLocationMatcher, type LocationMatcher, parseLocationKey } from "./router/locations.js";
+import { normalizePath } from "./router/normalize-path.js";
+import { createHostMatcher, type HostMatcher, normalizeHost } from "./router/virtual-hosts.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: the validated config's shape depends on the plugin set
+type Validated = Record<string, any>;
+
+const DEFAULTS = {
+  defaultType: "application/octet-stream",
+  clientMaxBodySize: "1m",
+  proxyConnectTimeout: "60s",
+  proxyReadTimeout: "60s",
+  proxySendTimeout: "60s",
+  largeClientHeaderBuffers: "4 8k",
+  keepaliveTimeout: "75s",
+  clientHeaderTimeout: "60s",
+  shutdownTimeout: "10s",
+} as const;
+
+const HOOK_PHASES: readonly Phase[] = ["rewrite", "access", "content", "headerFilter", "bodyFilter", "log"];
+
+/** nginx add_header applies to these statuses unless the value ends in " always". */
+const ADD_HEADER_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export interface ListenAddress {
+  host: string | undefined;
+  port: number;
+}
+
+export interface ServerSettings {
+  logLevel: string | undefined;
+  maxHeaderSize: number;
+  keepAliveTimeout: number;
+  headersTimeout: number;
+  shutdownTimeout: number;
+}
+
+/** What `portico routes` and the dashboard show of a location. */
+export interface LocationSummary {
+  virtualHost: string;
+  key: string;
+  handler: "proxy" | "return" | "content";
+  proxyPass?: string;
+  return?: string;
+  hooks: string[];
+  plugins: string[];
+  /** "fast path": no phase engine on this location. */
+  fastPath: boolean;
+}
+
+export interface CompiledLocation {
+  summary: LocationSummary;
+  /** Upstream path for a given request, for `portico routes`. */
+  proxy: ProxyRoute | null;
+  prefixLength: number;
+  /** clientMaxBodySize in bytes (0 = none): checked against Content-Length for every handler, as nginx does. */
+  bodyLimit: number;
+  handle: (req: IncomingMessage, res: ServerResponse, target: RequestTarget, captures: readonly string[] | null) => void;
+}
+
+interface CompiledVirtualHost {
+  name: string;
+  names: string[];
+  locations: LocationMatcher<CompiledLocation>;
+}
+
+export interface RouteExplanation {
+  virtualHost: string;
+  virtualHostReason: string;
+  path: string | null;
+  location: LocationSummary | null;
+  redirectTo?: string;
+  reason: string;
+  steps: string[];
+  upstreamUrl?: string;
+  status?: number;
+}
+
+export interface RouteTable {
+  source: ConfigSource;
+  listen: ListenAddress[];
+  server: ServerSettings;
+  warnings: ConfigIssue[];
+  /** Files the config depends on (hook modules), for reload-on-change. */
+  files: Set<string>;
+  /** Pool keys in use, so that a reload can close the others. */
+  poolKeys: Set<string>;
+  locations: LocationSummary[];
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  explain(method: string, url: string, host?: string): RouteExplanation;
+  /** Plugin instances to close when this table is retired. */
+  close(): Promise<void>;
+}
+
+export interface CompileOptions {
+  source: ConfigSource;
+  plugins: readonly AnyPlugin[];
+  pools: PoolRegistry;
+  logger: Logger;
+}
+
+function parseListen(entry: unknown): ListenAddress | string {
+  if (typeof entry === "number") return { host: undefined, port: entry };
+  if (typeof entry === "object" && entry !== null) {
+    const { addr, port } = entry as { addr?: string; port: number };
+    return { host: addr && addr !== "*" ? addr.replace(/^\[(.*)\]$/, "$1") : undefined, port };
+  }
+  const text = String(entry).trim();
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+|\*):)?(\d{1,5})$/.exec(text);
+  if (!match) return `expected a port, "host:port" or "[::1]:port", got ${JSON.stringify(text)}`;
+  const port = Number(match[2]);
+  if (port > 65535) return `port ${port} is out of range (0-65535)`;
+  const host = match[1] === undefined || match[1] === "*" ? undefined : match[1].replace(/^\[(.*)\]$/, "$1");
+  return { host, port };
+}
+
+/** nginx `return`: "CODE [TEXT|URL]", "URL" (302) or a bare code. */
+function parseReturn(value: string | number): { status: number; text: string | null } | string {
+  if (typeof value === "number") return value >= 100 && value <= 999 ? { status: value, text: null } : `status ${value} is not a 3-digit code`;
+  const trimmed = value.trim();
+  if (/^(https?:\/\/|\$scheme)/.test(trimmed)) return { status: 302, text: trimmed };
+  const match = /^(\d{3})(?:\s+([\s\S]*))?$/.exec(trimmed);
+  if (!match) return `expected "CODE", "CODE TEXT" or "CODE URL" such as "200 'Hello'" or "301 https://$host$request_uri", got ${JSON.stringify(value)}`;
+  let text = match[2] ?? null;
+  // nginx strips one level of quotes: return 200 'Hello World!';
+  if (text && /^(['"])[\s\S]*\1$/.test(text) && text.length >= 2) text = text.slice(1, -1);
+  return { status: Number(match[1]), text };
+}
+
+export async function compileRouteTable(config: Validated, options: CompileOptions): Promise<RouteTable> {
+  const { source, plugins, pools, logger } = options;
+  const issues: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const files = new Set<string>();
+  const poolKeys = new Set<string>();
+  const report = (list: ConfigIssue[], severity: "error" | "warning", field: FieldPath, message: string, at: "key" | "value" = "value") =>
+    list.push({ file: source.file, ...source.locate(field, at), path: formatPath(field), message, severity });
+  const error = (field: FieldPath, message: string, at: "key" | "value" = "value") => report(issues, "error", field, message, at);
+  const warn = (field: FieldPath, message: string, at: "key" | "value" = "value") => report(warnings, "warning", field, message, at);
+
+  const vars: Record<string, unknown> = config.vars ?? {};
+
+  // listen
+  const listen: ListenAddress[] = [];
+  const listenValue = config.listen ?? 8080;
+  const listenEntries = Array.isArray(listenValue) ? listenValue : [listenValue];
+  listenEntries.forEach((entry: unknown, index: number) => {
+    const parsed = parseListen(entry);
+    if (typeof parsed === "string") error(Array.isArray(listenValue) ? ["listen", index] : ["listen"], parsed);
+    else listen.push(parsed);
+  });
+
+  const server: ServerSettings = {
+    logLevel: config.logLevel,
+    maxHeaderSize: parseHeaderBuffers(config.largeClientHeaderBuffers ?? DEFAULTS.largeClientHeaderBuffers),
+    keepAliveTimeout: parseTime(config.keepaliveTimeout ?? DEFAULTS.keepaliveTimeout),
+    headersTimeout: parseTime(config.clientHeaderTimeout ?? DEFAULTS.clientHeaderTimeout),
+    shutdownTimeout: parseTime(config.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
+  };
+
+  // Upstream groups: NAME → servers, each with its pool; pools are per connect timeout, so built lazily per location.
+  const upstreamGroups = new Map<string, { servers: Array<{ address: string; weight: number }>; keepalive: number | null }>();
+  for (const [name, upstream] of Object.entries<Validated>(config.upstreams ?? {})) {
+    const entries: Array<{ address: string; weight: number }> = Array.isArray(upstream.servers)
+      ? upstream.servers.map((address: string) => ({ address, weight: 1 }))
+      : Object.entries<{ weight?: number }>(upstream.servers).map(([address, opts]) => ({ address, weight: opts.weight ?? 1 }));
+    entries.forEach((entry, index) => {
+      if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(entry.address) && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(entry.address)) {
+        error(Array.isArray(upstream.servers) ? ["upstreams", name, "servers", index] : ["upstreams", name, "servers", entry.address], `expected "host:port", got ${JSON.stringify(entry.address)}`);
+      }
+    });
+    upstreamGroups.set(name, { servers: entries, keepalive: upstream.keepalive ?? null });
+  }
+  const usedUpstreams = new Set<string>();
+
+  // Plugin instances: one init per distinct config object, shared by the locations that inherit it.
+  const pluginInstances = new Map<object, unknown>();
+  const initPlugin = async (plugin: AnyPlugin, conf: unknown, field: FieldPath): Promise<unknown> => {
+    const key = conf as object;
+    if (pluginInstances.has(key)) return pluginInstances.get(key);
+    try {
+      const state = plugin.init ? await plugin.init(conf) : conf;
+      pluginInstances.set(key, state);
+      return state;
+    } catch (err) {
+      error(field, `plugin ${plugin.name} refused its config: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const sortedPlugins = [...plugins].sort((a, b) => b.priority - a.priority);
+
+  const hostEntries: Array<{ names: string[]; isDefault: boolean; data: CompiledVirtualHost }> = [];
+  const allSummaries: LocationSummary[] = [];
+
+  for (const [vhostName, vhost] of Object.entries<Validated>(config.virtualHosts)) {
+    const vhostField = ["virtualHosts", vhostName];
+    const inherit = <K extends keyof typeof DEFAULTS | "recommendedProxySettings">(loc: Validated, key: K) =>
+      loc[key] ?? vhost[key] ?? config[key] ?? (DEFAULTS as Record<string, unknown>)[key];
+    const entries: Array<{ key: string; data: CompiledLocation; autoRedirect: boolean }> = [];
+
+    for (const [locationKey, loc] of Object.entries<Validated>(vhost.locations ?? {})) {
+      const field = [...vhostField, "locations", locationKey];
+      let parsedKey: ReturnType<typeof parseLocationKey>;
+      try {
+        parsedKey = parseLocationKey(locationKey);
+      } catch (err) {
+        error(field, (err as Error).message, "key");
+        continue;
+      }
+      const isRegex = parsedKey.modifier === "~" || parsedKey.modifier === "~*";
+      const prefixLength = isRegex ? 0 : parsedKey.pattern.length;
+
+      // Hooks and plugins of this location.
+      const hooks: Partial<Record<Phase, CompiledHook>> = {};
+      for (const phase of HOOK_PHASES) {
+        const spec = loc[phase] as string | HookFunction | undefined;
+        if (spec === undefined) continue;
+        try {
+          const { fn, label } = await loadHook(spec, source.baseDir, files);
+          hooks[phase] = { label: `location ${JSON.stringify(locationKey)} ${phase} (${label})`, run: fn };
+        } catch (err) {
+          error([...field, phase], err instanceof HookLoadError ? err.message : String(err));
+        }
+      }
+      const chains: PhaseChains = { rewrite: [], access: [], content: [], headerFilter: [], bodyFilter: [], log: [] };
+      const pluginNames: string[] = [];
+      for (const plugin of sortedPlugins) {
+        const conf = loc[plugin.name] ?? vhost[plugin.name] ?? config[plugin.name];
+        if (conf === undefined || conf === false) continue;
+        const pluginField = loc[plugin.name] !== undefined ? [...field, plugin.name] : vhost[plugin.name] !== undefined ? [...vhostField, plugin.name] : [plugin.name];
+        const state = await initPlugin(plugin, conf, pluginField);
+        pluginNames.push(plugin.name);
+        for (const phase of HOOK_PHASES) {
+          const hook = plugin[phase];
+          if (hook) chains[phase].push({ label: `plugin ${plugin.name}`, run: (ctx) => hook(ctx, state) });
+        }
+      }
+      // The location's own hooks come last in each phase (LOCATION_HOOK_PRIORITY = 0 < every plugin).
+      void LOCATION_HOOK_PRIORITY;
+      for (const phase of HOOK_PHASES) if (hooks[phase]) chains[phase].push(hooks[phase] as CompiledHook);
+
+      // Exactly one way to answer.
+      const answers = ["return", "content", "proxyPass"].filter((name) => loc[name] !== undefined);
+      const pluginContent = chains.content.length > 0 && !hooks.content;
+      if (answers.length > 1) {
+        error(field, `a location answers in one way: it has ${answers.join(" and ")}; keep one`, "key");
+        continue;
+      }
+      if (answers.length === 0 && !pluginContent) {
+        error(field, "this location does not answer: give it return, content or proxyPass", "key");
+        continue;
+      }
+
+      const defaultType: string = inherit(loc, "defaultType");
+      const bodyLimit = parseSize(inherit(loc, "clientMaxBodySize"));
+      const finishHeaders = compileFinishHeaders(loc.addHeader, [...field, "addHeader"], vars, error);
+
+      // proxyPass
+      let proxy: ProxyRoute | null = null;
+      if (loc.proxyPass !== undefined) {
+        proxy = compileProxy(loc, field, {
+          isRegex,
+          prefixLength: parsedKey.modifier === "=" ? parsedKey.pattern.length : prefixLength,
+          locationKey,
+          pattern: parsedKey.pattern,
+          modifier: parsedKey.modifier,
+          upstreamGroups,
+          usedUpstreams,
+          pools,
+          poolKeys,
+          logger,
+          vars,
+          bodyLimit,
+          finishHeaders,
+          recommended: inherit(loc, "recommendedProxySettings") === true,
+          connectTimeout: parseTime(inherit(loc, "proxyConnectTimeout")),
+          readTimeout: parseTime(inherit(loc, "proxyReadTimeout")),
+          error,
+          warn,
+        });
+        if (!proxy) continue;
+      } else if (loc.proxySetHeader !== undefined || loc.recommendedProxySettings !== undefined) {
+        warn([...field, loc.proxySetHeader !== undefined ? "proxySetHeader" : "recommendedProxySettings"], "has no effect without proxyPass");
+      }
+
+      // return
+      let render: ReturnRenderer | null = null;
+      let returnNeedsVars = false;
+      if (loc.return !== undefined) {
+        const parsed = parseReturn(loc.return);
+        if (typeof parsed === "string") {
+          error([...field, "return"], parsed);
+          continue;
+        }
+        try {
+          const compiled = compileReturn(parsed.status, parsed.text, defaultType, vars);
+          render = compiled.render;
+          returnNeedsVars = compiled.needsVars;
+        } catch (err) {
+          error([...field, "return"], (err as Error).message);
+          continue;
+        }
+      }
+
+      const hookLabels = HOOK_PHASES.filter((phase) => hooks[phase]).map((phase) => `${phase}: ${(hooks[phase] as CompiledHook).label.replace(/^location "[^"]*" /, "")}`);
+      const hasPhases = HOOK_PHASES.some((phase) => chains[phase].length > 0);
+      const summary: LocationSummary = {
+        virtualHost: vhostName,
+        key: locationKey,
+        handler: proxy ? "proxy" : render ? "return" : "content",
+        ...(loc.proxyPass !== undefined ? { proxyPass: loc.proxyPass as string } : {}),
+        ...(loc.return !== undefined ? { return: String(loc.return) } : {}),
+        hooks: hookLabels,
+        plugins: pluginNames,
+        fastPath: !hasPhases,
+      };
+      allSummaries.push(summary);
+
+      const variables = (req: IncomingMessage, target: RequestTarget, captures: readonly string[] | null, requestId: string): VariableSource => ({
+        req,
+        path: target.path,
+        rawQuery: target.rawQuery,
+        host: normalizeHost(rawHeader(req.rawHeaders, "host")) || vhost.serverName || vhostName,
+        serverName: vhost.serverName ?? vhostName,
+        scheme: "http",
+        ip: req.socket.remoteAddress ?? "",
+        captures,
+        proxyHost: proxy?.spec.proxyHost ?? "",
+        requestId,
+      });
+
+      let handle: CompiledLocation["handle"];
+      if (!hasPhases && proxy) {
+        // The shortest path there is: straight into the proxy.
+        const route = proxy;
+        handle = route.setHeadersNeedVars
+          ? (req, res, target, captures) => forward(req, res, route, target, null, variables(req, target, captures, ""))
+          : (req, res, target) => forward(req, res, route, target, null, null);
+      } else if (!hasPhases && render) {
+        const renderReturn = render;
+        const constant = returnNeedsVars ? null : renderReturn(null);
+        const close = constant?.status === 444;
+        const constantList = constant ? finishedList(constant.status, constant.headers, finishHeaders) : null;
+        handle = (req, res, target, captures) => {
+          if (close) {
+            res.destroy();
+            return;
+          }
+          if (constant && constantList) {
+            res.writeHead(constant.status, constantList);
+            res.end(constant.body);
+            return;
+          }
+          const out = renderReturn(variables(req, target, captures, ""));
+          res.writeHead(out.status, finishedList(out.status, out.headers, finishHeaders));
+          res.end(out.body);
+        };
+      } else {
+        const phased: PhasedLocation = {
+          chains,
+          proxy,
+          render,
+          defaultType,
+          bodyLimit,
+          vars,
+          location: { key: locationKey, captures: null },
+          virtualHost: { name: vhostName },
+          logger,
+          finishHeaders,
+          variables,
+        };
+        handle = (req, res, target, captures) => {
+          void runPhases(phased, req, res, target, captures);
+        };
+      }
+      const compiled: CompiledLocation = { summary, proxy, prefixLength, bodyLimit, handle };
+      entries.push({ key: locationKey, data: compiled, autoRedirect: proxy !== null && parsedKey.modifier !== "=" && !isRegex && parsedKey.pattern.endsWith("/") });
+    }
+
+    let locations: LocationMatcher<CompiledLocation>;
+    try {
+      locations = createLocationMatcher(entries);
+    } catch (err) {
+      error([...vhostField, "locations"], (err as Error).message, "key");
+      continue;
+    }
+    const names = [vhost.serverName ?? vhostName, ...(vhost.serverAliases ?? [])];
+    hostEntries.push({ names, isDefault: vhost.default === true, data: { name: vhostName, names, locations } });
+  }
+
+  for (const name of upstreamGroups.keys()) {
+    if (!usedUpstreams.has(name)) warn(["upstreams", name], `upstream "${name}" is not used by any proxyPass`, "key");
+  }
+
+  let hosts: HostMatcher<CompiledVirtualHost> | null = null;
+  if (hostEntries.length === 0 && issues.length === 0) error(["virtualHosts"], "define at least one virtual host with a location", "key");
+  else if (hostEntries.length > 0) {
+    try {
+      hosts = createHostMatcher(hostEntries);
+    } catch (err) {
+      error(["virtualHosts"], (err as Error).message, "key");
+    }
+  }
+  if (issues.length > 0 || !hosts) {
+    await closePlugins(plugins, pluginInstances);
+    throw new ConfigError("PTC_ERR_CONFIG_INVALID", [...issues, ...warnings].sort((a, b) => a.line - b.line || a.column - b.column));
+  }
+
+  return createTable({ source, listen, server, warnings, files, poolKeys, locations: allSummaries, hosts, logger, close: () => closePlugins(plugins, pluginInstances) });
+}
+
+async function closePlugins(plugins: readonly AnyPlugin[], instances: Map<object, unknown>): Promise<void> {
+  if (instances.size === 0) return;
+  await Promise.all(plugins.map((plugin) => plugin.close?.()));
+}
+
+/** Server and addHeader, appended to a response's header list by status. */
+function compileFinishHeaders(
+  addHeader: Record<string, string> | undefined,
+  field: FieldPath,
+  vars: Readonly<Record<string, unknown>>,
+  error: (field: FieldPath, message: string) => void,
+): (status: number, headers: string[]) => void {
+  const plain: string[] = [];
+  const always: string[] = [];
+  for (const [name, raw] of Object.entries(addHeader ?? {})) {
+    const isAlways = /\s+always$/.test(raw);
+    const value = isAlways ? raw.replace(/\s+always$/, "") : raw;
+    try {
+      const template = compileTemplate(value, vars);
+      if (!template.isConstant) {
+        error([...field, name], "variables in addHeader values are not supported yet: use a headerFilter hook");
+        continue;
+      }
+      (isAlways ? always : plain).push(name, template(null as unknown as VariableSource));
+    } catch (err) {
+      error([...field, name], (err as Error).message);
+    }
+  }
+  if (plain.length === 0 && always.length === 0) {
+    return (_status, headers) => {
+      headers.push("Server", SERVER_NAME);
+    };
+  }
+  return (status, headers) => {
+    headers.push("Server", SERVER_NAME);
+    if (ADD_HEADER_STATUSES.has(status)) for (const item of plain) headers.push(item);
+    for (const item of always) headers.push(item);
+  };
+}
+
+function finishedList(status: number, headers: OutgoingHttpHeaders, finish: (status: number, headers: string[]) => void): string[] {
+  const list: string[] = [];
+  for (const [name, value] of Object.entries(headers)) list.push(name, String(value));
+  finish(status, list);
+  return list;
+}
+
+function compileReturn(status: number, text: string | null, defaultType: string, vars: Readonly<Record<string, unknown>>): { render: ReturnRenderer; needsVars: boolean } {
+  const template: Template | null = text === null ? null : compileTemplate(text, vars);
+  if (REDIRECT_STATUSES.has(status)) {
+    if (!template) throw new Error(`return ${status} needs a URL: "${status} https://example.com$request_uri"`);
+    const body = Buffer.from(statusPage(status));
+    const headers = (location: string): OutgoingHttpHeaders => ({ "Content-Type": "text/html", "Content-Length": String(body.length), Location: location });
+    return { render: (source) => ({ status, headers: headers(template(source as VariableSource)), body }), needsVars: !template.isConstant };
+  }
+  if (!template) {
+    const body = status >= 300 && status !== 304 ? Buffer.from(statusPage(status)) : Buffer.alloc(0);
+    const headers: OutgoingHttpHeaders = body.length > 0 ? { "Content-Type": "text/html", "Content-Length": String(body.length) } : { "Content-Length": "0" };
+    return { render: () => ({ status, headers, body }), needsVars: false };
+  }
+  if (template.isConstant) {
+    const body = Buffer.from(template(null as unknown as VariableSource));
+    const headers: OutgoingHttpHeaders = { "Content-Type": defaultType, "Content-Length": String(body.length) };
+    return { render: () => ({ status, headers, body }), needsVars: false };
+  }
+  return {
+    render: (source) => {
+      const body = Buffer.from(template(source as VariableSource));
+      return { status, headers: { "Content-Type": defaultType, "Content-Length": String(body.length) }, body };
+    },
+    needsVars: true,
+  };
+}
+
+interface ProxyCompileContext {
+  isRegex: boolean;
+  prefixLength: number;
+  locationKey: string;
+  pattern: string;
+  modifier: string;
+  upstreamGroups: Map<string, { servers: Array<{ address: string; weight: number }>; keepalive: number | null }>;
+  usedUpstreams: Set<string>;
+  pools: PoolRegistry;
+  poolKeys: Set<string>;
+  logger: Logger;
+  vars: Readonly<Record<string, unknown>>;
+  bodyLimit: number;
+  finishHeaders: (status: number, headers: string[]) => void;
+  recommended: boolean;
+  connectTimeout: number;
+  readTimeout: number;
+  error: (field: FieldPath, message: string, at?: "key" | "value") => void;
+  warn: (field: FieldPath, message: string, at?: "key" | "value") => void;
+}
+
+/** NixOS recommendedProxySettings, in the order its generated config sets them. */
+const RECOMMENDED_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["Host", "$host"],
+  ["X-Real-IP", "$remote_addr"],
+  ["X-Forwarded-For", "$proxy_add_x_forwarded_for"],
+  ["X-Forwarded-Proto", "$scheme"],
+  ["X-Forwarded-Host", "$host"],
+  ["X-Forwarded-Server", "$hostname"],
+];
+
+function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext): ProxyRoute | null {
+  const proxyField = [...field, "proxyPass"];
+  let spec: ProxyPassSpec;
+  try {
+    spec = parseProxyPass(loc.proxyPass);
+  } catch (err) {
+    c.error(proxyField, (err as Error).message);
+    return null;
+  }
+  if (spec.uri !== null && c.isRegex) {
+    // nginx: "proxy_pass" cannot have URI part in location given by regular expression.
+    c.error(proxyField, `a regex location cannot pass a URI part ("${spec.uri}"): nginx refuses it too; drop the path from proxyPass`);
+    return null;
+  }
+  if (spec.uri?.endsWith("/") && !c.isRegex && c.modifier !== "=" && !c.pattern.endsWith("/")) {
+    c.warn(
+      proxyField,
+      `"${c.pattern}/x" goes upstream as "${spec.uri}/x" (nginx does the same: the location prefix is replaced by "${spec.uri}"); write the location as "${c.pattern}/" or proxyPass without the trailing slash`,
+    );
+  }
+
+  // Servers: an upstreams entry by that name, or the host itself.
+  const group = !spec.explicitPort ? c.upstreamGroups.get(spec.host) : undefined;
+  const addresses = group ? group.servers : [{ address: `${spec.host.includes(":") && !spec.host.startsWith("[") ? `[${spec.host}]` : spec.host}:${spec.port}`, weight: 1 }];
+  if (group) c.usedUpstreams.add(spec.host);
+  const servers: UpstreamServer[] = addresses.map(({ address, weight }) => {
+    const origin = `${spec.scheme}://${/:\d+$/.test(address) ? address : `${address}:${spec.scheme === "https" ? 443 : 80}`}`;
+    const { key, pool } = c.pools.get(origin, { connectTimeout: c.connectTimeout, connections: group?.keepalive ?? null });
+    c.poolKeys.add(key);
+    return { address, origin, pool, weight };
+  });
+
+  const setHeaders: Array<readonly [string, Template]> = [];
+  const byName = new Map<string, readonly [string, string, FieldPath]>();
+  if (c.recommended) for (const [name, value] of RECOMMENDED_HEADERS) byName.set(name.toLowerCase(), [name, value, [...field, "recommendedProxySettings"]]);
+  for (const [name, value] of Object.entries<string>(loc.proxySetHeader ?? {})) byName.set(name.toLowerCase(), [name, value, [...field, "proxySetHeader", name]]);
+  let needsVars = false;
+  for (const [name, value, where] of byName.values()) {
+    try {
+      const template = compileTemplate(value, c.vars);
+      if (!template.isConstant) needsVars = true;
+      setHeaders.push([name, template]);
+    } catch (err) {
+      c.error(where, err instanceof TemplateError ? err.message : String(err));
+    }
+  }
+  return {
+    spec,
+    pick: createBalancer(servers),
+    prefixLength: c.prefixLength,
+    setHeaders,
+    replacedHeaders: new Set(byName.keys()),
+    setHeadersNeedVars: needsVars,
+    headersTimeout: c.readTimeout,
+    bodyTimeout: c.readTimeout,
+    bodyLimit: c.bodyLimit,
+    logger: c.logger,
+    finishHeaders: c.finishHeaders,
+  };
+}
+
+interface TableParts {
+  source: ConfigSource;
+  listen: ListenAddress[];
+  server: ServerSettings;
+  warnings: ConfigIssue[];
+  files: Set<string>;
+  poolKeys: Set<string>;
+  locations: LocationSummary[];
+  hosts: HostMatcher<CompiledVirtualHost>;
+  logger: Logger;
+  close: () => Promise<void>;
+}
+
+const NOT_FOUND_BODY = Buffer.from(statusPage(404));
+const NOT_FOUND_HEADERS = ["Server", SERVER_NAME, "Content-Type", "text/html", "Content-Length", String(NOT_FOUND_BODY.length)];
+
+/** Splits the request target; absolute-form (`GET http://host/path`) names the host itself (RFC 9112 3.2.2). */
+function splitTarget(url: string): { raw: string; rawPath: string; rawQuery: string; host: string | undefined } | null {
+  let raw = url;
+  let host: string | undefined;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const absolute = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(url);
+    if (!absolute) return null;
+    host = absolute[1];
+    raw = absolute[2] || "/";
+    if (raw.charCodeAt(0) !== 47) raw = `/${raw}`;
+  }
+  const q = raw.indexOf("?");
+  return q < 0 ? { raw, rawPath: raw, rawQuery: "", host } : { raw, rawPath: raw.slice(0, q), rawQuery: raw.slice(q + 1), host };
+}
+
+function createTable(parts: TableParts): RouteTable {
+  const { hosts, logger } = parts;
+
+  const reject = (res: ServerResponse, code: "PTC_ERR_REQUEST_BAD_PATH" | "PTC_ERR_REQUEST_BAD_HOST" | "PTC_ERR_REQUEST_BODY_TOO_LARGE", req: IncomingMessage) => {
+    const requestId = `${Date.now().toString(36)}`;
+    logger.info({ code, url: req.url, ip: req.socket.remoteAddress }, "request refused");
+    sendError(res, code, requestId);
+  };
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const split = splitTarget(req.url ?? "/");
+    const path = split ? normalizePath(split.rawPath) : null;
+    if (!split || path === null) return reject(res, "PTC_ERR_REQUEST_BAD_PATH", req);
+
+    // One pass over the raw headers for what routing needs, without building req.headers.
+    const raw = req.rawHeaders;
+    let hostHeader = split.host;
+    let contentLength = -1;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      if (name.length === 4 && hostHeader === undefined && name.toLowerCase() === "host") hostHeader = raw[i + 1];
+      else if (name.length === 14 && name.toLowerCase() === "content-length") contentLength = Number(raw[i + 1]);
+    }
+    const host = normalizeHost(hostHeader);
+    if (host === null) return reject(res, "PTC_ERR_REQUEST_BAD_HOST", req);
+    const vhost = hosts.match(host).data;
+    const found = vhost.locations.match(path);
+    if (found === null) {
+      res.writeHead(404, NOT_FOUND_HEADERS);
+      res.end(NOT_FOUND_BODY);
+      return;
+    }
+    if ("redirectTo" in found) {
+      const body = statusPage(301);
+      res.writeHead(301, ["Server", SERVER_NAME, "Location", found.redirectTo + (split.rawQuery ? `?${split.rawQuery}` : ""), "Content-Type", "text/html", "Content-Length", String(body.length)]);
+      res.end(body);
+      return;
+    }
+    const location = found.location.data;
+    if (location.bodyLimit > 0 && contentLength > location.bodyLimit) return reject(res, "PTC_ERR_REQUEST_BODY_TOO_LARGE", req);
+    const target: RequestTarget = { raw: split.raw, rawPath: split.rawPath, rawQuery: split.rawQuery, path };
+    location.handle(req, res, target, found.captures ? Array.from(found.captures) : null);
+  }
+
+  function explain(method: string, url: string, hostArg?: string): RouteExplanation {
+    const split = splitTarget(url);
+    const host = normalizeHost(hostArg ?? split?.host) ?? "";
+    const vhostMatch = hosts.match(host);
+    const vhostExplain = hosts.explain(host);
+    const base = { virtualHost: vhostMatch.data.name, virtualHostReason: typeof vhostExplain === "string" ? vhostExplain : vhostMatch.reason };
+    const path = split ? normalizePath(split.rawPath) : null;
+    if (!split || path === null) {
+      return { ...base, path: null, location: null, reason: "the path does not normalise (it climbs above / or decodes to a NUL or a bad %XX): 400", steps: [], status: 400 };
+    }
+    const explanation = vhostMatch.data.locations.explain(path);
+    const result: RouteExplanation = { ...base, path, location: null, reason: explanation.reason, steps: explanation.steps };
+    const match = explanation.match;
+    if (match === null) return { ...result, status: 404 };
+    if ("redirectTo" in match) return { ...result, redirectTo: match.redirectTo, status: 301 };
+    const compiled = match.location.data;
+    result.location = compiled.summary;
+    if (compiled.proxy) {
+      const server = compiled.proxy.spec;
+      const upstreamPathValue =
+        server.uri === null ? split.raw : server.uri + path.slice(compiled.proxy.prefixLength) + (split.rawQuery ? `?${split.rawQuery}` : "");
+      result.upstreamUrl = `${server.scheme}://${server.proxyHost}${upstreamPathValue}`;
+    }
+    void method;
+    return result;
+  }
+
+  return {
+    source: parts.source,
+    listen: parts.listen,
+    server: parts.server,
+    warnings: parts.warnings,
+    files: parts.files,
+    poolKeys: parts.poolKeys,
+    locations: parts.locations,
+    handle,
+    explain,
+    close: parts.close,
+  };
+}
