@@ -65,7 +65,7 @@ async function main() {
     } catch (err) {
       if (!(err instanceof StartError)) throw err;
       const skipped = err.message.startsWith("skipped");
-      if (!skipped) problems[subject] = { reason: err.message, detail: err.detail };
+      if (!skipped) problems[subject] = { reason: `failed to start: ${err.message}`, detail: err.detail };
       for (const s of mine) rows.get(s.id).push({ subject, status: skipped ? "skipped" : "failed to start", reason: skipped ? err.message.replace(/^skipped: /, "") : err.message });
       console.log(`${subject}: ${skipped ? err.message : `failed to start (${err.message})`}`);
       continue;
@@ -75,6 +75,7 @@ async function main() {
         const row = await measure(subject, running, s, { seconds, connections, postScript, pin: plan.load });
         rows.get(s.id).push(row);
         console.log(`  ${s.id}) ${subject.padEnd(19)} ${progress(row)}`);
+        if (row.status === "crashed" && !problems[subject]) problems[subject] = { reason: row.reason, detail: outputTail(running.proc) };
       }
     } finally {
       if (running.proc) await stop(running.proc);
@@ -85,7 +86,7 @@ async function main() {
   console.log("");
   for (const s of summaries) console.log(`${formatScenario(s, { seconds, connections })}\n`);
   for (const [subject, { reason, detail }] of Object.entries(problems)) {
-    console.log(`${subject} failed to start: ${reason}${detail ? `\n${indent(detail)}` : ""}\n`);
+    console.log(`${subject}: ${reason}${detail ? `\n${indent(detail)}` : ""}\n`);
   }
 
   const out = path.join(benchDir, "results", "latest.json");
@@ -97,12 +98,14 @@ async function main() {
 
 /** Check the answer, warm up, then the measured run; never throws for a subject's fault. */
 async function measure(subject, running, scenario, { seconds, connections, postScript, pin }) {
+  const died = () => running.proc?.exit && { subject, status: "crashed", reason: `exited (${describeExit(running.proc.exit)})` };
+  if (died()) return died();
   const wrong = await checkResponse(running.port, scenario);
   if (wrong) return { subject, status: "wrong answer", reason: wrong };
   const wrk = { url: `http://127.0.0.1:${running.port}${scenario.path}`, connections, pin, script: scenario.post ? postScript : undefined };
   await runWrk({ ...wrk, seconds: WARMUP_SECONDS });
   const result = await runWrk({ ...wrk, seconds });
-  if (running.proc?.exit) return { subject, status: "crashed", reason: `${describeExit(running.proc.exit)}: ${outputTail(running.proc, 3)}` };
+  if (died()) return died();
   if (result.error) return { subject, status: "wrk failed", reason: result.error };
   return { subject, status: "ok", ...result };
 }

@@ -397,7 +397,12 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
         };
       }
       const compiled: CompiledLocation = { summary, proxy, prefixLength, bodyLimit, handle };
-      entries.push({ key: locationKey, data: compiled, autoRedirect: proxy !== null && parsedKey.modifier !== "=" && !isRegex && parsedKey.pattern.endsWith("/") });
+      entries.push({
+        key: locationKey,
+        data: compiled,
+        // nginx: any non-regex location ending in "/" served by proxy_pass answers "/x" with a 301 to "/x/".
+        autoRedirect: proxy !== null && !isRegex && parsedKey.pattern.endsWith("/"),
+      });
     }
 
     let locations: LocationMatcher<CompiledLocation>;

@@ -13,8 +13,8 @@ export function summarize(scenario, rows) {
   const targets = [];
   if (portico) {
     const { baseline: minBase, peers: minPeer } = scenario.targets;
-    targets.push(verdict(`portico / ${scenario.baseline}`, portico.vsBaseline, minBase));
-    if (minPeer) for (const { peer, ratio: r } of porticoVsPeers) targets.push(verdict(`portico / ${peer}`, r, minPeer));
+    targets.push(verdict(`portico / ${scenario.baseline}`, portico.vsBaseline, minBase, [portico, base]));
+    if (minPeer) for (const { peer, ratio: r } of porticoVsPeers) targets.push(verdict(`portico / ${peer}`, r, minPeer, [portico, by[peer]]));
   }
   return { ...pick(scenario), rows, porticoVsPeers, targets };
 }
@@ -23,8 +23,9 @@ function pick({ id, slug, title, path, method = "GET", baseline }) {
   return { id, slug, title, path, method, baseline };
 }
 
-function verdict(name, value, min) {
-  return { name, ratio: value, min, pass: value === null ? null : value >= min };
+// A verdict built on a run that had errors is kept but marked suspect.
+function verdict(name, value, min, runs) {
+  return { name, ratio: value, min, pass: value === null ? null : value >= min, suspect: runs.some((r) => r?.flagged) };
 }
 
 const x = (r) => (r === null ? "n/a" : `${r.toFixed(2)}x`);
@@ -52,7 +53,7 @@ export function formatScenario(s, { seconds, connections }) {
   }
   for (const { peer, ratio: r } of s.porticoVsPeers) lines.push(`  portico / ${peer} = ${x(r)}`);
   if (s.targets.length) {
-    const shown = s.targets.map((t) => `${t.name} ${x(t.ratio)} (>= ${t.min.toFixed(2)}x) ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"}`);
+    const shown = s.targets.map((t) => `${t.name} ${x(t.ratio)} (>= ${t.min.toFixed(2)}x) ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"}${t.suspect ? " !" : ""}`);
     lines.push(`  targets: ${shown.join("; ")}`);
   }
   return lines.join("\n");

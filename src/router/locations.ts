@@ -89,10 +89,25 @@ function parseKey(key: string): ParsedLocationKey & { regex: RegExp | null } {
       `location "${key}": named locations ("@name") are not supported yet; use a prefix or regex location`,
     );
   }
-  // The same order as ngx_http_core_location() reads a one-word key.
   let modifier: LocationModifier;
   let rest: string;
-  if (k.startsWith("^~")) {
+  const space = k.search(/\s/);
+  if (space > 0) {
+    // Two words, as nginx reads "location MODIFIER PATTERN": the first word is
+    // exactly a modifier. A prefix with a space in it is let through (nginx
+    // would need quotes); any other first word is a wrong modifier.
+    const word = k.slice(0, space);
+    if (word === "=" || word === "^~" || word === "~" || word === "~*") {
+      modifier = word;
+      rest = k.slice(space);
+    } else if (word[0] === "/") {
+      modifier = "";
+      rest = k;
+    } else {
+      throw new Error(`location "${key}": unknown modifier "${word}"; ${MODIFIER_HINT}`);
+    }
+  } else if (k.startsWith("^~")) {
+    // One word: ngx_http_core_location()'s order.
     modifier = "^~";
     rest = k.slice(2);
   } else if (k.startsWith("~*")) {
@@ -121,15 +136,11 @@ function parseKey(key: string): ParsedLocationKey & { regex: RegExp | null } {
     }
   }
   if (pattern[0] !== "/") {
-    if (modifier === "") {
-      const word = k.split(/\s/, 1)[0];
-      throw new Error(
-        word !== k
-          ? `location "${key}": unknown modifier "${word}"; ${MODIFIER_HINT}`
-          : `location "${key}" must start with "/" (request paths always do); ${MODIFIER_HINT}`,
-      );
-    }
-    throw new Error(`location "${key}": the path after "${modifier}" must start with "/", e.g. "${modifier} /${pattern}"`);
+    throw new Error(
+      modifier === ""
+        ? `location "${key}" must start with "/" (request paths always do); ${MODIFIER_HINT}`
+        : `location "${key}": the path after "${modifier}" must start with "/", e.g. "${modifier} /${pattern}"`,
+    );
   }
   return { modifier, pattern, regex: null };
 }
