@@ -44,8 +44,9 @@ export interface ConfigIssue {
   severity: "error" | "warning";
 }
 
+/** `FILE:LINE:COL  path  message`; without a position (a config object has none) `FILE  path  message`. */
 export function formatIssue(issue: ConfigIssue): string {
-  const where = `${issue.file}:${issue.line}:${issue.column}`;
+  const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
   const prefix = issue.severity === "warning" ? "warning: " : "";
   return `${where}  ${issue.path || "(root)"}  ${prefix}${issue.message}`;
 }

@@ -6,16 +6,17 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { parseHeaderBuffers, parseSize, parseTime } from "./config/units.js";
 import type { ConfigSource, FieldPath } from "./config/source.js";
 import { formatPath } from "./config/source.js";
+import { parseHeaderBuffers, parseSize, parseTime } from "./config/units.js";
+import { closest } from "./config/validate.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import type { HookFunction, Phase } from "./pipeline/context.js";
 import { HookLoadError, loadHook } from "./pipeline/hooks.js";
 import { type AnyPlugin, LOCATION_HOOK_PRIORITY } from "./pipeline/plugin.js";
-import { SERVER_NAME, sendError, statusPage } from "./pipeline/respond.js";
+import { nextRequestId, SERVER_NAME, sendError, statusPage } from "./pipeline/respond.js";
 import { type CompiledHook, type PhaseChains, type PhasedLocation, type ReturnRenderer, runPhases } from "./pipeline/run-phases.js";
-import { compileTemplate, type Template, TemplateError, type VariableSource } from "./pipeline/variables.js";
+import { compileTemplate, type Template, TemplateError, VARIABLE_NAMES, type VariableSource } from "./pipeline/variables.js";
 import { forward, type ProxyRoute, type RequestTarget } from "./proxy/forward.js";
 import { rawHeader } from "./proxy/hop-headers.js";
 import { type ProxyPassSpec, parseProxyPass } from "./proxy/proxy-pass.js";
@@ -150,6 +151,15 @@ function parseReturn(value: string | number): { status: number; text: string | n
   return { status: Number(match[1]), text };
 }
 
+/** A template's error, with the variable that was probably meant when one is close. */
+function templateMessage(err: unknown, vars: Readonly<Record<string, unknown>>): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const unknown = /^unknown variable "\$([A-Za-z0-9_]+)"/.exec(message);
+  if (!unknown || !(err instanceof TemplateError)) return message;
+  const guess = closest(unknown[1] as string, [...VARIABLE_NAMES, ...Object.keys(vars)]);
+  return guess ? `unknown variable "$${unknown[1]}": did you mean "$${guess}"?` : message;
+}
+
 export async function compileRouteTable(config: Validated, options: CompileOptions): Promise<RouteTable> {
   const { source, plugins, pools, logger } = options;
   const issues: ConfigIssue[] = [];
@@ -189,7 +199,10 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       : Object.entries<{ weight?: number }>(upstream.servers).map(([address, opts]) => ({ address, weight: opts.weight ?? 1 }));
     entries.forEach((entry, index) => {
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(entry.address) && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(entry.address)) {
-        error(Array.isArray(upstream.servers) ? ["upstreams", name, "servers", index] : ["upstreams", name, "servers", entry.address], `expected "host:port", got ${JSON.stringify(entry.address)}`);
+        error(
+          Array.isArray(upstream.servers) ? ["upstreams", name, "servers", index] : ["upstreams", name, "servers", entry.address],
+          `expected "host:port", got ${JSON.stringify(entry.address)}`,
+        );
       }
     });
     upstreamGroups.set(name, { servers: entries, keepalive: upstream.keepalive ?? null });
@@ -215,8 +228,23 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
   const hostEntries: Array<{ names: string[]; isDefault: boolean; data: CompiledVirtualHost }> = [];
   const allSummaries: LocationSummary[] = [];
 
+  // nginx: "a duplicate default server"; reported at the second one, naming the first.
+  let defaultHost: string | undefined;
+  const defaults = new Set<string>();
+  for (const [vhostName, vhost] of Object.entries<Validated>(config.virtualHosts)) {
+    if (vhost.default !== true) continue;
+    if (defaultHost === undefined) {
+      defaultHost = vhostName;
+      defaults.add(vhostName);
+    } else {
+      error(["virtualHosts", vhostName, "default"], `virtual hosts "${defaultHost}" and "${vhostName}" are both the default: keep default: true on one`);
+    }
+  }
+
   for (const [vhostName, vhost] of Object.entries<Validated>(config.virtualHosts)) {
     const vhostField = ["virtualHosts", vhostName];
+    // nginx's "duplicate location": one exact and one prefix ("" or "^~") per path; a repeated regex is never reached.
+    const claimed = new Map<string, string>();
     const inherit = <K extends keyof typeof DEFAULTS | "recommendedProxySettings">(loc: Validated, key: K) =>
       loc[key] ?? vhost[key] ?? config[key] ?? (DEFAULTS as Record<string, unknown>)[key];
     const entries: Array<{ key: string; data: CompiledLocation; autoRedirect: boolean }> = [];
@@ -231,16 +259,32 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
         continue;
       }
       const isRegex = parsedKey.modifier === "~" || parsedKey.modifier === "~*";
+      const claim = isRegex ? `${parsedKey.modifier} ${parsedKey.pattern}` : `${parsedKey.modifier === "=" ? "=" : "prefix"} ${parsedKey.pattern}`;
+      const earlier = claimed.get(claim);
+      if (earlier !== undefined) {
+        const line = source.locate([...vhostField, "locations", earlier]).line;
+        const where = line > 0 ? ` (line ${line})` : "";
+        if (isRegex) {
+          warn(field, `the regex location "${locationKey}" repeats "${earlier}"${where}, which is tried first: this one never matches`, "key");
+        } else {
+          const what = parsedKey.modifier === "=" ? `the exact location "${parsedKey.pattern}"` : `the prefix "${parsedKey.pattern}"`;
+          error(field, `duplicate location: "${locationKey}" and "${earlier}"${where} are both ${what}; keep one`, "key");
+        }
+        continue;
+      }
+      claimed.set(claim, locationKey);
       const prefixLength = isRegex ? 0 : parsedKey.pattern.length;
 
       // Hooks and plugins of this location.
       const hooks: Partial<Record<Phase, CompiledHook>> = {};
+      const hookSources: string[] = [];
       for (const phase of HOOK_PHASES) {
         const spec = loc[phase] as string | HookFunction | undefined;
         if (spec === undefined) continue;
         try {
           const { fn, label } = await loadHook(spec, source.baseDir, files);
           hooks[phase] = { label: `location ${JSON.stringify(locationKey)} ${phase} (${label})`, run: fn };
+          hookSources.push(`${phase}: ${label}`);
         } catch (err) {
           error([...field, phase], err instanceof HookLoadError ? err.message : String(err));
         }
@@ -250,7 +294,8 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       for (const plugin of sortedPlugins) {
         const conf = loc[plugin.name] ?? vhost[plugin.name] ?? config[plugin.name];
         if (conf === undefined || conf === false) continue;
-        const pluginField = loc[plugin.name] !== undefined ? [...field, plugin.name] : vhost[plugin.name] !== undefined ? [...vhostField, plugin.name] : [plugin.name];
+        const pluginField =
+          loc[plugin.name] !== undefined ? [...field, plugin.name] : vhost[plugin.name] !== undefined ? [...vhostField, plugin.name] : [plugin.name];
         const state = await initPlugin(plugin, conf, pluginField);
         pluginNames.push(plugin.name);
         for (const phase of HOOK_PHASES) {
@@ -320,12 +365,12 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           render = compiled.render;
           returnNeedsVars = compiled.needsVars;
         } catch (err) {
-          error([...field, "return"], (err as Error).message);
+          error([...field, "return"], templateMessage(err, vars));
           continue;
         }
       }
 
-      const hookLabels = HOOK_PHASES.filter((phase) => hooks[phase]).map((phase) => `${phase}: ${(hooks[phase] as CompiledHook).label.replace(/^location "[^"]*" /, "")}`);
+      const hookLabels = hookSources;
       const hasPhases = HOOK_PHASES.some((phase) => chains[phase].length > 0);
       const summary: LocationSummary = {
         virtualHost: vhostName,
@@ -413,7 +458,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       continue;
     }
     const names = [vhost.serverName ?? vhostName, ...(vhost.serverAliases ?? [])];
-    hostEntries.push({ names, isDefault: vhost.default === true, data: { name: vhostName, names, locations } });
+    hostEntries.push({ names, isDefault: defaults.has(vhostName), data: { name: vhostName, names, locations } });
   }
 
   for (const name of upstreamGroups.keys()) {
@@ -426,15 +471,50 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
     try {
       hosts = createHostMatcher(hostEntries);
     } catch (err) {
-      error(["virtualHosts"], (err as Error).message, "key");
+      // The matcher numbers hosts ("host #2"); name them, and point at the server name it is about.
+      const message = (err as Error).message;
+      const nameOf = (index: string) => hostEntries[Number(index) - 1]?.data.name ?? `#${index}`;
+      const about = /server name "((?:[^"\\]|\\.)*)" of host #(\d+)/.exec(message);
+      let field: FieldPath = ["virtualHosts"];
+      if (about) {
+        const vhostName = nameOf(about[2] as string);
+        const vhost = config.virtualHosts[vhostName] as Validated | undefined;
+        const aliasIndex = (vhost?.serverAliases as string[] | undefined)?.indexOf(about[1] as string) ?? -1;
+        field =
+          aliasIndex >= 0
+            ? ["virtualHosts", vhostName, "serverAliases", aliasIndex]
+            : vhost?.serverName !== undefined
+              ? ["virtualHosts", vhostName, "serverName"]
+              : ["virtualHosts", vhostName];
+      }
+      error(
+        field,
+        message.replace(/\bhost #(\d+)/g, (_m, index: string) => `virtual host "${nameOf(index)}"`),
+        field.length === 2 ? "key" : "value",
+      );
     }
   }
   if (issues.length > 0 || !hosts) {
     await closePlugins(plugins, pluginInstances);
-    throw new ConfigError("PTC_ERR_CONFIG_INVALID", [...issues, ...warnings].sort((a, b) => a.line - b.line || a.column - b.column));
+    throw new ConfigError(
+      "PTC_ERR_CONFIG_INVALID",
+      [...issues, ...warnings].sort((a, b) => a.line - b.line || a.column - b.column),
+    );
   }
 
-  return createTable({ source, listen, server, warnings, files, poolKeys, locations: allSummaries, hosts, logger, close: () => closePlugins(plugins, pluginInstances) });
+  warnings.sort((a, b) => a.line - b.line || a.column - b.column);
+  return createTable({
+    source,
+    listen,
+    server,
+    warnings,
+    files,
+    poolKeys,
+    locations: allSummaries,
+    hosts,
+    logger,
+    close: () => closePlugins(plugins, pluginInstances),
+  });
 }
 
 async function closePlugins(plugins: readonly AnyPlugin[], instances: Map<object, unknown>): Promise<void> {
@@ -462,7 +542,7 @@ function compileFinishHeaders(
       }
       (isAlways ? always : plain).push(name, template(null as unknown as VariableSource));
     } catch (err) {
-      error([...field, name], (err as Error).message);
+      error([...field, name], templateMessage(err, vars));
     }
   }
   if (plain.length === 0 && always.length === 0) {
@@ -484,7 +564,12 @@ function finishedList(status: number, headers: OutgoingHttpHeaders, finish: (sta
   return list;
 }
 
-function compileReturn(status: number, text: string | null, defaultType: string, vars: Readonly<Record<string, unknown>>): { render: ReturnRenderer; needsVars: boolean } {
+function compileReturn(
+  status: number,
+  text: string | null,
+  defaultType: string,
+  vars: Readonly<Record<string, unknown>>,
+): { render: ReturnRenderer; needsVars: boolean } {
   const template: Template | null = text === null ? null : compileTemplate(text, vars);
   if (REDIRECT_STATUSES.has(status)) {
     if (!template) throw new Error(`return ${status} needs a URL: "${status} https://example.com$request_uri"`);
@@ -565,8 +650,18 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
 
   // Servers: an upstreams entry by that name, or the host itself.
   const group = !spec.explicitPort ? c.upstreamGroups.get(spec.host) : undefined;
-  const addresses = group ? group.servers : [{ address: `${spec.host.includes(":") && !spec.host.startsWith("[") ? `[${spec.host}]` : spec.host}:${spec.port}`, weight: 1 }];
+  const addresses = group
+    ? group.servers
+    : [{ address: `${spec.host.includes(":") && !spec.host.startsWith("[") ? `[${spec.host}]` : spec.host}:${spec.port}`, weight: 1 }];
   if (group) c.usedUpstreams.add(spec.host);
+  else if (!spec.explicitPort && !/[.:[]/.test(spec.host) && spec.host !== "localhost") {
+    // "http://backend/" reads as an upstream's name; when there is none, it is a host name on port 80.
+    const guess = closest(spec.host, c.upstreamGroups.keys());
+    c.warn(
+      proxyField,
+      `no upstream is named "${spec.host}", so it is looked up as a host name on port ${spec.port}${guess ? `: did you mean the upstream "${guess}"?` : ""}`,
+    );
+  }
   const servers: UpstreamServer[] = addresses.map(({ address, weight }) => {
     const origin = `${spec.scheme}://${/:\d+$/.test(address) ? address : `${address}:${spec.scheme === "https" ? 443 : 80}`}`;
     const { key, pool } = c.pools.get(origin, { connectTimeout: c.connectTimeout, connections: group?.keepalive ?? null });
@@ -577,7 +672,8 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
   const setHeaders: Array<readonly [string, Template]> = [];
   const byName = new Map<string, readonly [string, string, FieldPath]>();
   if (c.recommended) for (const [name, value] of RECOMMENDED_HEADERS) byName.set(name.toLowerCase(), [name, value, [...field, "recommendedProxySettings"]]);
-  for (const [name, value] of Object.entries<string>(loc.proxySetHeader ?? {})) byName.set(name.toLowerCase(), [name, value, [...field, "proxySetHeader", name]]);
+  for (const [name, value] of Object.entries<string>(loc.proxySetHeader ?? {}))
+    byName.set(name.toLowerCase(), [name, value, [...field, "proxySetHeader", name]]);
   let needsVars = false;
   for (const [name, value, where] of byName.values()) {
     try {
@@ -585,7 +681,7 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
       if (!template.isConstant) needsVars = true;
       setHeaders.push([name, template]);
     } catch (err) {
-      c.error(where, err instanceof TemplateError ? err.message : String(err));
+      c.error(where, templateMessage(err, c.vars));
     }
   }
   return {
@@ -637,16 +733,23 @@ function splitTarget(url: string): { raw: string; rawPath: string; rawQuery: str
 function createTable(parts: TableParts): RouteTable {
   const { hosts, logger } = parts;
 
-  const reject = (res: ServerResponse, code: "PTC_ERR_REQUEST_BAD_PATH" | "PTC_ERR_REQUEST_BAD_HOST" | "PTC_ERR_REQUEST_BODY_TOO_LARGE", req: IncomingMessage) => {
-    const requestId = `${Date.now().toString(36)}`;
-    logger.info({ code, url: req.url, ip: req.socket.remoteAddress }, "request refused");
+  const reject = (
+    res: ServerResponse,
+    code: "PTC_ERR_REQUEST_BAD_PATH" | "PTC_ERR_REQUEST_BAD_HOST" | "PTC_ERR_REQUEST_BODY_TOO_LARGE",
+    req: IncomingMessage,
+  ): void => {
+    const requestId = nextRequestId();
+    logger.info({ code, requestId, url: req.url, ip: req.socket.remoteAddress }, "request refused");
     sendError(res, code, requestId);
   };
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const split = splitTarget(req.url ?? "/");
     const path = split ? normalizePath(split.rawPath) : null;
-    if (!split || path === null) return reject(res, "PTC_ERR_REQUEST_BAD_PATH", req);
+    if (!split || path === null) {
+      reject(res, "PTC_ERR_REQUEST_BAD_PATH", req);
+      return;
+    }
 
     // One pass over the raw headers for what routing needs, without building req.headers.
     const raw = req.rawHeaders;
@@ -658,7 +761,10 @@ function createTable(parts: TableParts): RouteTable {
       else if (name.length === 14 && name.toLowerCase() === "content-length") contentLength = Number(raw[i + 1]);
     }
     const host = normalizeHost(hostHeader);
-    if (host === null) return reject(res, "PTC_ERR_REQUEST_BAD_HOST", req);
+    if (host === null) {
+      reject(res, "PTC_ERR_REQUEST_BAD_HOST", req);
+      return;
+    }
     const vhost = hosts.match(host).data;
     const found = vhost.locations.match(path);
     if (found === null) {
@@ -668,14 +774,33 @@ function createTable(parts: TableParts): RouteTable {
     }
     if ("redirectTo" in found) {
       const body = statusPage(301);
-      res.writeHead(301, ["Server", SERVER_NAME, "Location", found.redirectTo + (split.rawQuery ? `?${split.rawQuery}` : ""), "Content-Type", "text/html", "Content-Length", String(body.length)]);
+      res.writeHead(301, [
+        "Server",
+        SERVER_NAME,
+        "Location",
+        found.redirectTo + (split.rawQuery ? `?${split.rawQuery}` : ""),
+        "Content-Type",
+        "text/html",
+        "Content-Length",
+        String(body.length),
+      ]);
       res.end(body);
       return;
     }
     const location = found.location.data;
-    if (location.bodyLimit > 0 && contentLength > location.bodyLimit) return reject(res, "PTC_ERR_REQUEST_BODY_TOO_LARGE", req);
+    if (location.bodyLimit > 0 && contentLength > location.bodyLimit) {
+      reject(res, "PTC_ERR_REQUEST_BODY_TOO_LARGE", req);
+      return;
+    }
     const target: RequestTarget = { raw: split.raw, rawPath: split.rawPath, rawQuery: split.rawQuery, path };
-    location.handle(req, res, target, found.captures ? Array.from(found.captures) : null);
+    try {
+      location.handle(req, res, target, found.captures ? Array.from(found.captures) : null);
+    } catch (error) {
+      // A bug of ours must cost one request, never the process.
+      const requestId = nextRequestId();
+      logger.error({ code: "PTC_ERR_HOOK_FAILED", requestId, location: location.summary.key, err: error }, "request handler threw");
+      sendError(res, "PTC_ERR_HOOK_FAILED", requestId);
+    }
   }
 
   function explain(method: string, url: string, hostArg?: string): RouteExplanation {
@@ -686,7 +811,14 @@ function createTable(parts: TableParts): RouteTable {
     const base = { virtualHost: vhostMatch.data.name, virtualHostReason: typeof vhostExplain === "string" ? vhostExplain : vhostMatch.reason };
     const path = split ? normalizePath(split.rawPath) : null;
     if (!split || path === null) {
-      return { ...base, path: null, location: null, reason: "the path does not normalise (it climbs above / or decodes to a NUL or a bad %XX): 400", steps: [], status: 400 };
+      return {
+        ...base,
+        path: null,
+        location: null,
+        reason: "the path does not normalise (it climbs above / or decodes to a NUL or a bad %XX): 400",
+        steps: [],
+        status: 400,
+      };
     }
     const explanation = vhostMatch.data.locations.explain(path);
     const result: RouteExplanation = { ...base, path, location: null, reason: explanation.reason, steps: explanation.steps };

@@ -5,9 +5,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { configJsonSchema } from "../config/schema.js";
-import { formatIssue } from "../errors.js";
 import { checkConfig } from "../gateway.js";
-import { printConfigError } from "./output.js";
+import { formatForCli, printConfigError } from "./output.js";
 import { explainRoute } from "./routes.js";
 import { start } from "./start.js";
 
@@ -38,9 +37,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`portico ${version()}\n`);
     return 0;
   }
-  if (values.help || !command) {
+  if (values.help) {
     process.stdout.write(`${USAGE}\n`);
-    return command || values.help ? 0 : 2;
+    return 0;
+  }
+  if (!command) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
   }
   if (command === "schema") {
     process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
@@ -57,11 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     case "check":
       try {
         const { warnings } = await checkConfig(file);
-        for (const warning of warnings) process.stderr.write(`${formatIssue(warning)}\n`);
+        for (const warning of warnings) process.stderr.write(`${formatForCli(warning, file)}\n`);
         process.stdout.write(`${file}: the configuration is valid${warnings.length ? ` (${warnings.length} warning${warnings.length > 1 ? "s" : ""})` : ""}\n`);
         return 0;
       } catch (error) {
-        printConfigError(error);
+        printConfigError(error, file);
         return 1;
       }
     case "routes": {

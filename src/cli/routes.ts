@@ -1,5 +1,6 @@
 /** `portico routes`: which virtual host and location a request lands in, and why. */
 import { checkConfig } from "../gateway.js";
+import { normalizeHost } from "../router/virtual-hosts.js";
 import { printConfigError } from "./output.js";
 
 export async function explainRoute(file: string, method: string, url: string, host: string | undefined, json: boolean): Promise<number> {
@@ -7,8 +8,18 @@ export async function explainRoute(file: string, method: string, url: string, ho
   try {
     ({ table } = await checkConfig(file));
   } catch (error) {
-    printConfigError(error);
+    printConfigError(error, file);
     return 1;
+  }
+  if (host !== undefined && normalizeHost(host) === null) {
+    // nginx answers 400 before choosing a virtual host (ngx_http_validate_host).
+    const reason = `the Host "${host}" is not a valid host name: 400`;
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ virtualHost: null, virtualHostReason: reason, path: null, location: null, reason, steps: [], status: 400 }, null, 2)}\n`,
+      );
+    else process.stdout.write(`${method} ${url} (Host: ${host})\n  ${"virtual host".padEnd(13)} none: 400 Bad Request\n  ${"why".padEnd(13)} ${reason}\n`);
+    return 0;
   }
   const result = table.explain(method, url, host);
   if (json) {

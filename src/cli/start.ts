@@ -11,13 +11,16 @@ export async function start(file: string): Promise<number> {
   try {
     gateway = await createGateway(file);
   } catch (error) {
-    printConfigError(error);
+    printConfigError(error, file);
     return 1;
   }
   const { logger } = gateway;
   try {
     const addresses = await gateway.listen();
-    logger.info({ addresses: addresses.map((a) => a.url), config: gateway.table.source.file, pid: process.pid }, `portico listening on ${addresses.map((a) => a.url).join(", ")}`);
+    logger.info(
+      { addresses: addresses.map((a) => a.url), config: gateway.table.source.file, pid: process.pid },
+      `portico listening on ${addresses.map((a) => a.url).join(", ")}`,
+    );
   } catch (error) {
     logger.fatal({ err: error }, `cannot listen: ${(error as Error).message}`);
     await gateway.close();

@@ -6,8 +6,7 @@ import { z } from "zod";
 import type { HookFunction } from "../pipeline/context.js";
 import type { AnyPlugin } from "../pipeline/plugin.js";
 
-const describe = <T extends z.ZodType>(schema: T, description: string): T =>
-  schema.meta({ description }) as T;
+const describe = <T extends z.ZodType>(schema: T, description: string): T => schema.meta({ description }) as T;
 
 /** nginx time: `500ms`, `5s`, `1m`, `1h 30m`; a bare string number means seconds (nginx), a JSON number milliseconds. */
 export const TIME_PATTERN = /^\s*(\d+(ms|s|m|h|d|w)?\s*)+$/;
@@ -23,9 +22,18 @@ export const SizeSchema = describe(
   'A size: nginx size string ("8k", "1m", "1g"; no unit = bytes) or a number of bytes.',
 );
 
+/** `"8080"`, `"127.0.0.1:8080"`, `"[::1]:8080"`, `"*:8080"`, `"localhost:8080"` (nginx listen). */
+export const LISTEN_PATTERN = /^\s*(?:(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+|\*):)?(\d{1,5})\s*$/;
+const ListenStringSchema = z
+  .string()
+  .regex(LISTEN_PATTERN, 'expected a port, "host:port" or "[::1]:port"')
+  .superRefine((value, ctx) => {
+    const port = Number(LISTEN_PATTERN.exec(value)?.[2] ?? 0);
+    if (port > 65535) ctx.addIssue({ code: "custom", message: `port ${port} is out of range (0-65535)` });
+  });
 const ListenEntrySchema = z.union([
   z.number().int().min(0).max(65535),
-  z.string().min(1),
+  ListenStringSchema,
   z.strictObject({
     addr: describe(z.string().optional(), "Address to bind (default all interfaces)."),
     port: describe(z.number().int().min(0).max(65535), "Port to bind; 0 takes one from the OS."),
@@ -51,7 +59,10 @@ const inheritableShape = {
   proxyConnectTimeout: describe(TimeSchema.optional(), 'Time to connect to an upstream, else 504 (default "60s").'),
   proxyReadTimeout: describe(TimeSchema.optional(), 'Longest wait for the upstream\'s headers and between two body reads, else 504 (default "60s").'),
   proxySendTimeout: describe(TimeSchema.optional(), 'Longest wait between two writes of the request body to the upstream (default "60s").'),
-  recommendedProxySettings: describe(z.boolean().optional(), "Send Host as the client gave it, X-Real-IP, X-Forwarded-For/-Proto/-Host/-Server upstream (NixOS recommendedProxySettings)."),
+  recommendedProxySettings: describe(
+    z.boolean().optional(),
+    "Send Host as the client gave it, X-Real-IP, X-Forwarded-For/-Proto/-Host/-Server upstream (NixOS recommendedProxySettings).",
+  ),
 };
 
 const hookShape = {
@@ -68,7 +79,7 @@ const locationShape = {
   ...hookShape,
   return: describe(
     z.union([z.string().min(1), z.number().int()]).optional(),
-    "nginx return: \"200 'text'\", \"301 https://$host$request_uri\", a URL (302) or a status code.",
+    'nginx return: "200 \'text\'", "301 https://$host$request_uri", a URL (302) or a status code.',
   ),
   proxyPass: describe(z.string().min(1).optional(), "Upstream URL (http://host:port/uri) or http://UPSTREAM_NAME/uri (nginx proxy_pass)."),
   proxySetHeader: describe(HeaderMapSchema.optional(), 'Headers sent upstream, values may use nginx variables ($host, $remote_addr, …); "" removes one.'),
@@ -97,16 +108,25 @@ const serverShape = {
 const topShape = {
   $schema: z.string().optional(),
   listen: ListenSchema.optional(),
-  upstreams: describe(z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "upstream names use letters, digits, _ . -"), UpstreamSchema).optional(), "Named groups of servers for proxyPass: http://NAME/."),
+  upstreams: describe(
+    z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "upstream names use letters, digits, _ . -"), UpstreamSchema).optional(),
+    "Named groups of servers for proxyPass: http://NAME/.",
+  ),
   vars: describe(z.record(z.string(), z.unknown()).optional(), "Values for hooks (ctx.vars) and for $name in templates."),
   largeClientHeaderBuffers: describe(
-    z.string().regex(/^\s*\d+\s+\d+\s*[kKmM]?\s*$/, 'expected "NUMBER SIZE" such as "4 8k"').optional(),
+    z
+      .string()
+      .regex(/^\s*\d+\s+\d+\s*[kKmM]?\s*$/, 'expected "NUMBER SIZE" such as "4 8k"')
+      .optional(),
     'Request line and headers larger than NUMBER × SIZE get 431 (nginx; default "4 8k").',
   ),
   keepaliveTimeout: describe(TimeSchema.optional(), 'How long an idle client connection stays open (default "75s").'),
   clientHeaderTimeout: describe(TimeSchema.optional(), 'Time to receive the request headers, else the connection closes (default "60s").'),
   shutdownTimeout: describe(TimeSchema.optional(), 'On SIGTERM, longest wait for in-flight requests before closing them (default "10s").'),
-  logLevel: describe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(), "Least severe level logged (default info; env PORTICO_LOG_LEVEL overrides)."),
+  logLevel: describe(
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+    "Least severe level logged (default info; env PORTICO_LOG_LEVEL overrides).",
+  ),
   ...inheritableShape,
 };
 
@@ -154,15 +174,36 @@ export type UpstreamConfig = z.input<typeof UpstreamSchema>;
 /** The JSON Schema of the config, for editors (`# yaml-language-server: $schema=…`) and other tools. */
 export function configJsonSchema(plugins: readonly AnyPlugin[] = []): Record<string, unknown> {
   const schema = buildConfigSchema(plugins);
-  return z.toJSONSchema(schema, {
+  const json = z.toJSONSchema(schema, {
     io: "input",
     unrepresentable: "any",
     override(ctx) {
       // Functions exist only in TS/JS configs: in JSON/YAML a hook is a module path or a snippet.
       if (ctx.zodSchema === HookSchema) {
         for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
-        Object.assign(ctx.jsonSchema, { type: "string", description: 'Module path ("./hook.js" or "./hook.js#name") or an inline JavaScript snippet with `ctx` in scope.' });
+        Object.assign(ctx.jsonSchema, {
+          type: "string",
+          description: 'Module path ("./hook.js" or "./hook.js#name") or an inline JavaScript snippet with `ctx` in scope.',
+        });
       }
     },
   }) as Record<string, unknown>;
+  return allowEnvReferences(json);
+}
+
+/**
+ * Any string value may be `${env:NAME}` (replaced at load), so a value pattern also accepts a
+ * string with a reference in it; key patterns (`propertyNames`) stay as they are.
+ */
+function allowEnvReferences(node: unknown, isKey = false): Record<string, unknown> {
+  if (Array.isArray(node)) {
+    for (const item of node) allowEnvReferences(item);
+  } else if (node !== null && typeof node === "object") {
+    const object = node as Record<string, unknown>;
+    for (const [key, value] of Object.entries(object)) {
+      if (key === "pattern" && typeof value === "string" && !isKey) object.pattern = `(?:${value})|\\$\\{env:[A-Za-z_]`;
+      else if (key !== "pattern") allowEnvReferences(value, key === "propertyNames");
+    }
+  }
+  return node as Record<string, unknown>;
 }
