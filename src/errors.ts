@@ -8,7 +8,6 @@ export const ERRORS = {
   PTC_ERR_CONFIG_PARSE: { status: 0, message: "the config file is not valid YAML, JSON or JavaScript" },
   PTC_ERR_CONFIG_INVALID: { status: 0, message: "the config does not validate" },
   PTC_ERR_CONFIG_ENV: { status: 0, message: "an environment variable the config names is not set" },
-  PTC_ERR_HOOK_LOAD: { status: 0, message: "a hook module cannot be loaded" },
   PTC_ERR_PLUGIN_DEFINE: { status: 0, message: "a plugin definition is invalid" },
   PTC_ERR_REQUEST_BAD_PATH: { status: 400, message: "Bad Request" },
   PTC_ERR_REQUEST_BAD_HOST: { status: 400, message: "Bad Request" },

@@ -16,6 +16,6 @@ export { definePlugin, type PluginDefinition } from "./pipeline/plugin.js";
 export type { RouteExplanation, LocationSummary } from "./route-table.js";
 
 /** Typing helper for config modules: `export default defineConfig({ … })` gets completion and type errors. */
-export function defineConfig<const T extends PorticoConfig>(config: T): T {
+export function defineConfig(config: PorticoConfig): PorticoConfig {
   return config;
 }

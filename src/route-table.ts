@@ -225,7 +225,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
   };
   const sortedPlugins = [...plugins].sort((a, b) => b.priority - a.priority);
 
-  const hostEntries: Array<{ names: string[]; isDefault: boolean; data: CompiledVirtualHost }> = [];
+  const hostEntries: Array<{ names: string[]; isDefault: boolean; label: string; data: CompiledVirtualHost }> = [];
   const allSummaries: LocationSummary[] = [];
 
   // nginx: "a duplicate default server"; reported at the second one, naming the first.
@@ -458,7 +458,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       continue;
     }
     const names = [vhost.serverName ?? vhostName, ...(vhost.serverAliases ?? [])];
-    hostEntries.push({ names, isDefault: defaults.has(vhostName), data: { name: vhostName, names, locations } });
+    hostEntries.push({ names, isDefault: defaults.has(vhostName), label: vhostName, data: { name: vhostName, names, locations } });
   }
 
   for (const name of upstreamGroups.keys()) {
@@ -805,7 +805,20 @@ function createTable(parts: TableParts): RouteTable {
 
   function explain(method: string, url: string, hostArg?: string): RouteExplanation {
     const split = splitTarget(url);
-    const host = normalizeHost(hostArg ?? split?.host) ?? "";
+    const givenHost = hostArg ?? split?.host;
+    const normalized = normalizeHost(givenHost);
+    if (normalized === null) {
+      return {
+        virtualHost: "",
+        virtualHostReason: `the Host ${JSON.stringify(givenHost)} is not a valid host name: 400`,
+        path: null,
+        location: null,
+        reason: "invalid Host header: 400",
+        steps: [],
+        status: 400,
+      };
+    }
+    const host = normalized;
     const vhostMatch = hosts.match(host);
     const vhostExplain = hosts.explain(host);
     const base = { virtualHost: vhostMatch.data.name, virtualHostReason: typeof vhostExplain === "string" ? vhostExplain : vhostMatch.reason };

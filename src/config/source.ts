@@ -94,7 +94,7 @@ function packageScope(file: string): { file: string; type: string | undefined } 
  * Where a module failed to load, when the error says so: esbuild's "FILE:L:C: ERROR: …" for
  * TypeScript, a stack frame in the file for a throw, `node --check` for a JavaScript syntax error.
  */
-function moduleFailure(file: string, error: unknown): { line: number; column: number; message: string } {
+export function moduleFailure(file: string, error: unknown): { line: number; column: number; message: string } {
   const err = error as NodeJS.ErrnoException;
   const text = String(err?.message ?? error);
   const esbuild = /^(.*?):(\d+):(\d+): ERROR: (.*)$/m.exec(text);

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { importFresh } from "../config/source.js";
+import { importFresh, moduleFailure } from "../config/source.js";
 import type { HookFunction } from "./context.js";
 
 const MODULE_PATH = /^(\.{1,2}\/|\/)[^\s#]*\.(?:[cm]?[jt]s)(?:#[A-Za-z_$][A-Za-z0-9_$]*)?$/;
@@ -40,7 +40,8 @@ export async function loadHook(spec: string | HookFunction, baseDir: string, fil
   try {
     module = await importFresh(file);
   } catch (error) {
-    throw new HookLoadError(`hook module ${relative} failed to load: ${String((error as Error).message).split("\n")[0]}`);
+    const where = moduleFailure(file, error);
+    throw new HookLoadError(`hook module ${relative}:${where.line}:${where.column}: ${where.message}`);
   }
   const fn = module[exportName];
   if (typeof fn !== "function") {

@@ -97,6 +97,8 @@ export interface HostInput<T> {
   names: string[];
   isDefault: boolean;
   data: T;
+  /** How messages name this host (the config's virtual host name); "host #N" by default. */
+  label?: string;
 }
 
 export interface HostMatch<T> {
@@ -146,6 +148,10 @@ interface NameClaim {
  */
 export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMatcher<T> {
   if (hosts.length === 0) throw new Error("at least one virtual host is needed");
+  const labelOf = (index: number): string => {
+    const label = hosts[index]?.label;
+    return label === undefined ? `host #${index + 1}` : `virtual host "${label}"`;
+  };
 
   const exact = new Map<string, HostMatch<T>>();
   const leading: Wildcard<T>[] = [];
@@ -163,9 +169,9 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
       return true;
     }
     if (c.implicit || (prev.index === c.index && prev.name === c.name)) return false;
-    const owner = prev.implicit ? `host #${prev.index + 1}, which has no names and so the name ""` : `"${prev.name}" of host #${prev.index + 1}`;
+    const owner = prev.implicit ? `${labelOf(prev.index)}, which has no names and so the name ""` : `"${prev.name}" of ${labelOf(prev.index)}`;
     throw new Error(
-      `server name "${c.name}" of host #${c.index + 1} conflicts with ${owner}` +
+      `server name "${c.name}" of ${labelOf(c.index)} conflicts with ${owner}` +
         (prev.index === c.index ? "" : "; nginx would ignore the second one") +
         "; remove one of them",
     );
@@ -174,7 +180,7 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
   hosts.forEach((host, index) => {
     if (host.isDefault) {
       if (defaultIndex >= 0) {
-        throw new Error(`hosts #${defaultIndex + 1} and #${index + 1} are both marked default; keep isDefault on one`);
+        throw new Error(`${labelOf(defaultIndex)} and ${labelOf(index)} are both marked default; keep isDefault on one`);
       }
       defaultIndex = index;
     }
@@ -186,7 +192,7 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
         Object.freeze({ data: host.data, index, reason, captures: null });
 
       if (raw[0] === "~") {
-        if (raw.length === 1) throw new Error(`server name "~" of host #${index + 1} has an empty regex`);
+        if (raw.length === 1) throw new Error(`server name "~" of ${labelOf(index)} has an empty regex`);
         const source = raw.slice(1);
         let regex: RegExp;
         try {
@@ -194,7 +200,7 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
           // it caseless, since the host it is matched against is lower-case.
           regex = compileNginxRegex(source, /[A-Z]/.test(source));
         } catch (err) {
-          throw new Error(`server name "${raw}" of host #${index + 1}: ${(err as Error).message}`);
+          throw new Error(`server name "${raw}" of ${labelOf(index)}: ${(err as Error).message}`);
         }
         regexes.push({ regex, index, data: host.data, reason: `regex server name "${raw}"` });
         continue;
@@ -202,16 +208,16 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
 
       const name = raw.toLowerCase();
       if (name === "$hostname") {
-        throw new Error(`server name "$hostname" of host #${index + 1} is not supported; write the host name`);
+        throw new Error(`server name "$hostname" of ${labelOf(index)} is not supported; write the host name`);
       }
       const kind = wildcardKind(name);
       if (kind === null) {
         throw new Error(
-          `server name "${raw}" of host #${index + 1} is invalid: a "*" may only stand for whole labels at the start ("*.example.com") or the end ("www.example.*"), and ".." is not allowed`,
+          `server name "${raw}" of ${labelOf(index)} is invalid: a "*" may only stand for whole labels at the start ("*.example.com") or the end ("www.example.*"), and ".." is not allowed`,
         );
       }
       const body = kind === "*." ? name.slice(2) : kind === "." ? name.slice(1) : kind === ".*" ? name.slice(0, -2) : name;
-      checkCanMatch(raw, name, body, index);
+      checkCanMatch(raw, name, body, labelOf(index));
 
       if (kind === "") {
         if (claim(`=${name}`, c)) exact.set(name, result(name === "" ? "server name \"\" (request without Host)" : `exact server name "${name}"`));
@@ -271,7 +277,7 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
   function explain(normalizedHost: string): string {
     const m = match(normalizedHost);
     const names = hosts[m.index].names;
-    const which = `host #${m.index + 1} (${names.length === 0 ? 'no names, so nginx\'s ""' : names.map((n) => `"${n}"`).join(", ")})`;
+    const which = `${labelOf(m.index)} (${names.length === 0 ? 'no names, so nginx\'s ""' : names.map((n) => `"${n}"`).join(", ")})`;
     const subject = normalizedHost === "" ? "A request without Host" : `Host "${normalizedHost}"`;
     return `${subject} goes to ${which}: ${m.reason}.`;
   }
@@ -293,13 +299,13 @@ function wildcardKind(name: string): "" | "*." | "." | ".*" | null {
 
 // nginx accepts any name and it simply never matches; a typo here is better
 // reported at load than discovered as traffic landing on the default host.
-function checkCanMatch(raw: string, name: string, body: string, index: number): void {
+function checkCanMatch(raw: string, name: string, body: string, owner: string): void {
   if (body === "") return; // "" is nginx's name for "no Host"
   const n = normalizeHost(body);
   if (n === body) return;
   throw new Error(
     n === null
-      ? `server name "${raw}" of host #${index + 1} can never match: it has characters a Host header cannot have`
-      : `server name "${raw}" of host #${index + 1} can never match: Host headers are compared lower-cased, without port or trailing dot; write "${name.replace(body, n)}"`,
+      ? `server name "${raw}" of ${owner} can never match: it has characters a Host header cannot have`
+      : `server name "${raw}" of ${owner} can never match: Host headers are compared lower-cased, without port or trailing dot; write "${name.replace(body, n)}"`,
   );
 }

@@ -188,7 +188,16 @@ describe("createHostMatcher", () => {
     it("needs at least one host", () => throwsWith([], /at least one virtual host is needed/));
 
     it("refuses two defaults", () =>
-      throwsWith([host("a", ["a"], true), host("b", ["b"], true)], /hosts #1 and #2 are both marked default; keep isDefault on one/));
+      throwsWith([host("a", ["a"], true), host("b", ["b"], true)], /host #1 and host #2 are both marked default; keep isDefault on one/));
+
+    it("names hosts by their label when given", () =>
+      throwsWith(
+        [
+          { ...host("a", ["a"], true), label: "api" },
+          { ...host("b", ["b"], true), label: "web" },
+        ],
+        /virtual host "api" and virtual host "web" are both marked default/,
+      ));
 
     const conflicts: Array<[string, string]> = [
       ["example.com", "example.com"],
