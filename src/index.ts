@@ -11,7 +11,25 @@ import type { PorticoConfig } from "./config/schema.js";
 export { type BoundAddress, checkConfig, type ConfigInput, createGateway, Gateway, type GatewayOptions, type InjectOptions, type InjectResponse } from "./gateway.js";
 export { ConfigError, type ConfigIssue, type ErrorCode, ERRORS, formatIssue, PorticoError } from "./errors.js";
 export { configJsonSchema, type LocationConfig, type PluginConfigMap, type PorticoConfig, type UpstreamConfig, type VirtualHostConfig } from "./config/schema.js";
-export type { Context, Exit, HookFunction, Phase, RequestView, ResponseView } from "./pipeline/context.js";
+export type {
+  AccessHook,
+  BaseContext,
+  BodyFilterContext,
+  BodyFilterHook,
+  ContentHook,
+  Context,
+  Exit,
+  HeaderFilterContext,
+  HeaderFilterHook,
+  HookFunction,
+  LogContext,
+  LogHook,
+  Phase,
+  RequestPhaseContext,
+  RequestView,
+  ResponseView,
+  RewriteHook,
+} from "./pipeline/context.js";
 export { definePlugin, type PluginDefinition } from "./pipeline/plugin.js";
 export type { RouteExplanation, LocationSummary } from "./route-table.js";
 

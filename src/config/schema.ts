@@ -3,7 +3,7 @@
  * JSON Schema for editors all come from here. Names follow NixOS `services.nginx`.
  */
 import { z } from "zod";
-import type { HookFunction } from "../pipeline/context.js";
+import type { AccessHook, BodyFilterHook, ContentHook, HeaderFilterHook, LogHook, RewriteHook } from "../pipeline/context.js";
 import type { AnyPlugin } from "../pipeline/plugin.js";
 
 const describe = <T extends z.ZodType>(schema: T, description: string): T => schema.meta({ description }) as T;
@@ -45,10 +45,16 @@ export const ListenSchema = describe(
 );
 
 /** A hook: a function in a TS/JS config; in YAML/JSON a module path ("./x.js", "./x.js#name") or an inline snippet. */
-export const HookSchema = z.union([
-  z.string().min(1),
-  z.custom<HookFunction>((value) => typeof value === "function", { message: "expected a function, a module path or an inline snippet" }),
-]);
+const hookSchemas = new Set<z.ZodType>();
+/** One schema per phase, so that a TS config types each hook's context for its phase. */
+function hookSchema<F>() {
+  const schema = z.union([
+    z.string().min(1),
+    z.custom<F>((value) => typeof value === "function", { message: "expected a function, a module path or an inline snippet" }),
+  ]);
+  hookSchemas.add(schema);
+  return schema;
+}
 
 const HeaderMapSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "not a valid header name"), z.string());
 
@@ -66,12 +72,12 @@ const inheritableShape = {
 };
 
 const hookShape = {
-  rewrite: describe(HookSchema.optional(), "Hook of the rewrite phase (rewrite_by_lua)."),
-  access: describe(HookSchema.optional(), "Hook of the access phase (access_by_lua); may return ctx.exit(status, body)."),
-  content: describe(HookSchema.optional(), "Produces the response (content_by_lua): return a string, a JSON-able object or a Response."),
-  headerFilter: describe(HookSchema.optional(), "Sees and changes the response status and headers (header_filter_by_lua)."),
-  bodyFilter: describe(HookSchema.optional(), "Sees and changes each body chunk: ctx.chunk, ctx.eof (body_filter_by_lua)."),
-  log: describe(HookSchema.optional(), "Runs after the response is sent (log_by_lua)."),
+  rewrite: describe(hookSchema<RewriteHook>().optional(), "Hook of the rewrite phase (rewrite_by_lua)."),
+  access: describe(hookSchema<AccessHook>().optional(), "Hook of the access phase (access_by_lua); may return ctx.exit(status, body)."),
+  content: describe(hookSchema<ContentHook>().optional(), "Produces the response (content_by_lua): return a string, a JSON-able object or a Response."),
+  headerFilter: describe(hookSchema<HeaderFilterHook>().optional(), "Sees and changes the response status and headers (header_filter_by_lua)."),
+  bodyFilter: describe(hookSchema<BodyFilterHook>().optional(), "Sees and changes each body chunk: ctx.chunk, ctx.eof (body_filter_by_lua)."),
+  log: describe(hookSchema<LogHook>().optional(), "Runs after the response is sent (log_by_lua)."),
 };
 
 const locationShape = {
@@ -179,7 +185,7 @@ export function configJsonSchema(plugins: readonly AnyPlugin[] = []): Record<str
     unrepresentable: "any",
     override(ctx) {
       // Functions exist only in TS/JS configs: in JSON/YAML a hook is a module path or a snippet.
-      if (ctx.zodSchema === HookSchema) {
+      if (hookSchemas.has(ctx.zodSchema as unknown as z.ZodType)) {
         for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
         Object.assign(ctx.jsonSchema, {
           type: "string",

@@ -54,25 +54,62 @@ export interface VirtualHostInfo {
   readonly name: string;
 }
 
-export interface Context {
+/** What every phase sees. */
+export interface BaseContext {
   readonly request: RequestView;
-  readonly response: ResponseView;
   readonly vars: Readonly<Record<string, unknown>>;
   readonly store: Map<string, unknown>;
   readonly location: LocationInfo;
   readonly virtualHost: VirtualHostInfo;
   /** A short id for this request, in error answers and log lines. */
   readonly requestId: string;
-  /** In bodyFilter: the current chunk (replace it to change the body) and whether it is the last. */
-  chunk: Buffer | null;
-  eof: boolean;
+}
+
+/** rewrite, access and content: may stop the request with `ctx.exit()`. */
+export interface RequestPhaseContext extends BaseContext {
+  readonly response: ResponseView;
   /** Stop the request with this answer: `return ctx.exit(401, { message: "No API key" })`. */
   exit(status: number, body?: unknown, headers?: OutgoingHttpHeaders): Exit;
 }
 
+/** headerFilter: the status and headers are settable; the request can no longer be stopped. */
+export interface HeaderFilterContext extends BaseContext {
+  readonly response: ResponseView;
+}
+
+/** bodyFilter: replace `ctx.chunk` to change the body; the status and headers are sent. */
+export interface BodyFilterContext extends BaseContext {
+  readonly response: Readonly<ResponseView>;
+  chunk: Buffer | null;
+  readonly eof: boolean;
+}
+
+/** log: everything, read-only; the response is sent. */
+export interface LogContext extends BaseContext {
+  readonly response: { readonly status: number; readonly headers: Readonly<OutgoingHttpHeaders> };
+}
+
+/** The context of rewrite, access and content hooks, the common case. */
+export type Context = RequestPhaseContext;
+
+/** The whole context: one object per request, which each phase sees through its type above. */
+export interface EngineContext extends RequestPhaseContext {
+  chunk: Buffer | null;
+  eof: boolean;
+}
+
 /** A hook's value may be anything for content; other phases return nothing or an exit. */
+// biome-ignore lint/suspicious/noConfusingVoidType: hooks that return nothing are the common case
 export type HookResult = void | Exit | unknown;
-export type HookFunction = (ctx: Context) => HookResult | Promise<HookResult>;
+type Hook<C> = (ctx: C) => HookResult | Promise<HookResult>;
+export type RewriteHook = Hook<RequestPhaseContext>;
+export type AccessHook = Hook<RequestPhaseContext>;
+export type ContentHook = Hook<RequestPhaseContext>;
+export type HeaderFilterHook = (ctx: HeaderFilterContext) => void | Promise<void>;
+export type BodyFilterHook = (ctx: BodyFilterContext) => void | Promise<void>;
+export type LogHook = (ctx: LogContext) => void | Promise<void>;
+/** Any hook, as the engine calls it. */
+export type HookFunction = Hook<EngineContext>;
 
 export function createExit(status: number, body?: unknown, headers?: OutgoingHttpHeaders): Exit {
   return { [EXIT]: true, status, body, headers };
@@ -99,7 +136,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Mutable state of one request behind the Context interface. */
-export class RequestContext implements Context {
+export class RequestContext implements EngineContext {
   readonly request: RequestView;
   readonly response: ResponseView = { status: 200, headers: {} };
   readonly vars: Readonly<Record<string, unknown>>;

@@ -5,12 +5,20 @@
  */
 import type { z } from "zod";
 import { PorticoError } from "../errors.js";
-import { type Context, type HookResult, PHASES, type Phase } from "./context.js";
+import {
+  type BodyFilterContext,
+  type HeaderFilterContext,
+  type HookResult,
+  type LogContext,
+  PHASES,
+  type Phase,
+  type RequestPhaseContext,
+} from "./context.js";
 
 /** Priority of a location's own hooks (`access: ./x.js`): after all plugins, which have priority > 0. */
 export const LOCATION_HOOK_PRIORITY = 0;
 
-export type PluginHook<C> = (ctx: Context, conf: C) => HookResult | Promise<HookResult>;
+export type PluginHook<C, X = RequestPhaseContext> = (ctx: X, conf: C) => HookResult | Promise<HookResult>;
 
 export interface PluginDefinition<S extends z.ZodType = z.ZodType, C = z.output<S>> {
   /** camelCase config key, e.g. `keyAuth`. */
@@ -24,9 +32,9 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType, C = z.output<
   rewrite?: PluginHook<C>;
   access?: PluginHook<C>;
   content?: PluginHook<C>;
-  headerFilter?: PluginHook<C>;
-  bodyFilter?: PluginHook<C>;
-  log?: PluginHook<C>;
+  headerFilter?: PluginHook<C, HeaderFilterContext>;
+  bodyFilter?: PluginHook<C, BodyFilterContext>;
+  log?: PluginHook<C, LogContext>;
   close?: () => void | Promise<void>;
 }
 

@@ -2,7 +2,7 @@
  * Answers the gateway writes itself: errors and `return`. Every response carries `Server: portico`;
  * Node adds `Date` (sendDate) and the keep-alive headers.
  */
-import { STATUS_CODES, type ServerResponse } from "node:http";
+import { type ServerResponse, STATUS_CODES } from "node:http";
 import { ERRORS, type ErrorCode } from "../errors.js";
 
 export const SERVER_NAME = "portico";

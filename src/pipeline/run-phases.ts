@@ -9,14 +9,14 @@ import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { PorticoError } from "../errors.js";
 import { forward, type ProxyRoute, type RequestTarget } from "../proxy/forward.js";
-import { type Context, type HookResult, isExit, type LocationInfo, RequestContext, type VirtualHostInfo } from "./context.js";
+import { type EngineContext, type HookResult, isExit, type LocationInfo, RequestContext, type VirtualHostInfo } from "./context.js";
 import { nextRequestId, sendError, statusPage } from "./respond.js";
 import type { VariableSource } from "./variables.js";
 
 export interface CompiledHook {
   /** Who this is in logs: `plugin keyAuth` or `location "/x" access (./x.js)`. */
   label: string;
-  run: (ctx: Context) => HookResult | Promise<HookResult>;
+  run: (ctx: EngineContext) => HookResult | Promise<HookResult>;
 }
 
 export interface PhaseChains {
@@ -62,7 +62,7 @@ class HookError extends Error {
 }
 
 /** Runs a chain; stays synchronous while the hooks are. Returns the first exit (or content value). */
-function runChain(chain: CompiledHook[], ctx: Context, stopOnValue: boolean, from = 0): HookResult | Promise<HookResult> {
+function runChain(chain: CompiledHook[], ctx: EngineContext, stopOnValue: boolean, from = 0): HookResult | Promise<HookResult> {
   for (let i = from; i < chain.length; i++) {
     const hook = chain[i] as CompiledHook;
     let result: HookResult | Promise<HookResult>;

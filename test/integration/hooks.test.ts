@@ -6,7 +6,16 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { type Context, createGateway, definePlugin, type Gateway, type PorticoConfig } from "../../src/index.js";
+import {
+  type BodyFilterContext,
+  type Context,
+  createGateway,
+  definePlugin,
+  type Gateway,
+  type HeaderFilterContext,
+  type LogContext,
+  type PorticoConfig,
+} from "../../src/index.js";
 import { type EchoUpstream, startEchoUpstream } from "../fixtures/echo-upstream.js";
 import { captureLogs } from "../helpers/logs.js";
 
@@ -84,7 +93,7 @@ test("access: an async hook reads the JSON body, and the same body still goes up
         ctx.store.set("qty", order.qty);
         return undefined;
       },
-      headerFilter: (ctx: Context) => {
+      headerFilter: (ctx: HeaderFilterContext) => {
         ctx.response.headers["x-qty"] = String(ctx.store.get("qty"));
       },
     },
@@ -146,11 +155,11 @@ test("headerFilter and bodyFilter change a proxied response, streamed", async ()
   const { gw } = await gatewayFor({
     "/": {
       proxyPass: upstream.origin,
-      headerFilter: (ctx: Context) => {
+      headerFilter: (ctx: HeaderFilterContext) => {
         ctx.response.headers["x-filtered"] = "1";
         delete ctx.response.headers.etag;
       },
-      bodyFilter: (ctx: Context) => {
+      bodyFilter: (ctx: BodyFilterContext) => {
         if (ctx.chunk) ctx.chunk = Buffer.from(ctx.chunk.toString("latin1").toUpperCase(), "latin1");
         if (ctx.eof) ctx.chunk = Buffer.from("<END>");
       },
@@ -170,10 +179,10 @@ test("headerFilter and bodyFilter also see content and return responses", async 
   const { gw } = await gatewayFor({
     "/": {
       return: "200 'hello'",
-      headerFilter: (ctx: Context) => {
+      headerFilter: (ctx: HeaderFilterContext) => {
         ctx.response.status = 203;
       },
-      bodyFilter: (ctx: Context) => {
+      bodyFilter: (ctx: BodyFilterContext) => {
         if (ctx.chunk) ctx.chunk = Buffer.from(ctx.chunk.toString().toUpperCase());
       },
     },
@@ -192,7 +201,7 @@ test("log runs after the response is sent and sees the final status", async () =
   const { gw } = await gatewayFor({
     "/": {
       return: "204",
-      log: (ctx: Context) => {
+      log: (ctx: LogContext) => {
         logged.push({ status: ctx.response.status, path: ctx.request.path });
         resolveLogged();
       },
