@@ -3,12 +3,12 @@
  * current RouteTable, which a reload replaces in one assignment. A request in flight keeps the
  * table it started with; the next one takes the new table.
  */
-import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { inject as lightInject } from "light-my-request";
 import { type Logger, pino } from "pino";
-import { readConfigSource, sourceFromObject } from "./config/source.js";
 import type { PorticoConfig } from "./config/schema.js";
+import { readConfigSource, sourceFromObject } from "./config/source.js";
 import { validateConfig } from "./config/validate.js";
 import { ConfigError, type ConfigIssue, formatIssue } from "./errors.js";
 import { type AnyPlugin, checkPluginSet } from "./pipeline/plugin.js";
@@ -74,16 +74,26 @@ function addressKey(address: ListenAddress): string {
   return `${address.host ?? "*"}:${address.port}`;
 }
 
-/** Answers a request the HTTP parser refused: 400, 431 for oversized headers, then closes. */
+/**
+ * Answers a request the HTTP parser refused: 400, 431 for oversized headers, then closes. When a
+ * response on this connection has already begun (a bad chunk arrived while a proxied answer
+ * streams), an error page would be read as part of that body: the connection is cut instead.
+ */
 function onClientError(logger: Logger) {
   return (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === "ECONNRESET" || !socket.writable) {
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent) {
+      if (inFlight?.headersSent)
+        logger.info({ code: "PTC_ERR_REQUEST_MALFORMED", parser: err.code, ip: socket.remoteAddress }, "malformed request body, response cut");
       socket.destroy();
       return;
     }
     const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     const body = statusPage(status);
-    logger.info({ code: status === 431 ? "PTC_ERR_REQUEST_HEADERS_TOO_LARGE" : "PTC_ERR_REQUEST_MALFORMED", parser: err.code, ip: socket.remoteAddress }, "malformed request refused");
+    logger.info(
+      { code: status === 431 ? "PTC_ERR_REQUEST_HEADERS_TOO_LARGE" : "PTC_ERR_REQUEST_MALFORMED", parser: err.code, ip: socket.remoteAddress },
+      "malformed request refused",
+    );
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nServer: ${SERVER_NAME}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
@@ -138,7 +148,8 @@ export class Gateway {
         // nginx has no whole-request deadline; slow bodies are bounded by the proxy timeouts.
         requestTimeout: 0,
         keepAliveTimeout: table.server.keepAliveTimeout,
-        requireHostHeader: true,
+        // The route table checks Host itself, so that its 400 looks like the gateway's other refusals (and inject() agrees).
+        requireHostHeader: false,
       },
       this.handler,
     );

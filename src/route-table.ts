@@ -753,14 +753,19 @@ function createTable(parts: TableParts): RouteTable {
 
     // One pass over the raw headers for what routing needs, without building req.headers.
     const raw = req.rawHeaders;
-    let hostHeader = split.host;
+    let hostHeader: string | undefined;
+    let hostCount = 0;
     let contentLength = -1;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
-      if (name.length === 4 && hostHeader === undefined && name.toLowerCase() === "host") hostHeader = raw[i + 1];
-      else if (name.length === 14 && name.toLowerCase() === "content-length") contentLength = Number(raw[i + 1]);
+      if (name.length === 4 && name.toLowerCase() === "host") {
+        hostHeader = raw[i + 1];
+        hostCount++;
+      } else if (name.length === 14 && name.toLowerCase() === "content-length") contentLength = Number(raw[i + 1]);
     }
-    const host = normalizeHost(hostHeader);
+    // RFC 9112 3.2: HTTP/1.1 needs exactly one Host (nginx: "client sent duplicate host header");
+    // an absolute-form target names the host itself and takes precedence.
+    const host = hostCount > 1 || (hostCount === 0 && split.host === undefined && req.httpVersion === "1.1") ? null : normalizeHost(split.host ?? hostHeader);
     if (host === null) {
       reject(res, "PTC_ERR_REQUEST_BAD_HOST", req);
       return;

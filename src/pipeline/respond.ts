@@ -32,6 +32,9 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
     return;
   }
   const { status, message } = ERRORS[code];
+  // After a refused request (400, 413) the rest of what the client sends cannot be trusted or is
+  // not wanted: close the connection, as nginx does, rather than read a huge body to keep it.
+  if (status === 400 || status === 413) res.shouldKeepAlive = false;
   const body = `${JSON.stringify({ message, requestId })}\n`;
   res.writeHead(status, ["Server", SERVER_NAME, "Content-Type", "application/json", "Content-Length", String(Buffer.byteLength(body))]);
   res.end(body);

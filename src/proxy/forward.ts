@@ -6,18 +6,18 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Transform } from "node:stream";
 import type { Logger } from "pino";
-import type { Dispatcher } from "undici";
+import { type Dispatcher, errors } from "undici";
 import type { ErrorCode } from "../errors.js";
 import { nextRequestId, sendError } from "../pipeline/respond.js";
 import type { Template, VariableSource } from "../pipeline/variables.js";
 import { connectionTokens, dropRequestHeader, dropResponseHeader } from "./hop-headers.js";
 import { type ProxyPassSpec, upstreamPath } from "./proxy-pass.js";
-import type { UpstreamServer } from "./upstreams.js";
+import { type Balancer, PRECISE_TIMEOUT_BELOW_MS, type UpstreamServer } from "./upstreams.js";
 
 /** Everything about a proxied location that does not change per request, built at load. */
 export interface ProxyRoute {
   spec: ProxyPassSpec;
-  pick: () => UpstreamServer;
+  pick: Balancer;
   /** Prefix length of the matched location (whole path for `=`), for the URI replacement. */
   prefixLength: number;
   /** proxySetHeader and recommendedProxySettings, as [name, template]; "" removes a header. */
@@ -53,7 +53,12 @@ export interface ProxyHooks {
   path: string;
   pathChanged: boolean;
   /** Runs headerFilter: may change status and headers; a promise pauses the upstream. */
-  onHeaders: ((status: number, headers: OutgoingHttpHeaders) => { status: number; headers: OutgoingHttpHeaders } | Promise<{ status: number; headers: OutgoingHttpHeaders }>) | null;
+  onHeaders:
+    | ((
+        status: number,
+        headers: OutgoingHttpHeaders,
+      ) => { status: number; headers: OutgoingHttpHeaders } | Promise<{ status: number; headers: OutgoingHttpHeaders }>)
+    | null;
   /** Runs bodyFilter on each chunk (null chunk + eof at the end). */
   onChunk: ((chunk: Buffer | null, eof: boolean) => Buffer | null | Promise<Buffer | null>) | null;
   onFailure: (error: unknown) => void;
@@ -67,6 +72,24 @@ function errorCode(error: unknown): ErrorCode {
   if (code === "PTC_ERR_REQUEST_BODY_TOO_LARGE") return "PTC_ERR_REQUEST_BODY_TOO_LARGE";
   if (code === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH") return "PTC_ERR_REQUEST_MALFORMED";
   return "PTC_ERR_UPSTREAM_UNAVAILABLE";
+}
+
+/**
+ * Failures that mean the request never reached the server (undici calls onConnect only once it
+ * writes the request): nginx's `proxy_next_upstream error timeout` tries the next server then.
+ */
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"]);
+
+/** The next server to try after `tried` failed: the balancer's choice, else the first one left. */
+function nextServer(pick: Balancer, tried: ReadonlySet<UpstreamServer>): UpstreamServer | null {
+  if (tried.size >= pick.servers.length) return null;
+  const picked = pick();
+  if (!tried.has(picked)) return picked;
+  return pick.servers.find((server) => !tried.has(server)) ?? null;
+}
+
+function isPrecise(timeout: number): boolean {
+  return timeout > 0 && timeout < PRECISE_TIMEOUT_BELOW_MS;
 }
 
 class BodyTooLarge extends Error {
@@ -97,7 +120,7 @@ function requestHeaders(req: IncomingMessage, route: ProxyRoute, hooks: ProxyHoo
     const lower = name.toLowerCase();
     if (lower === "content-length") contentLength = Number(value);
     else if (lower === "transfer-encoding") chunked = true;
-    else if (lower === "connection") named = connectionTokens(value);
+    else if (lower === "connection") named = connectionTokens(value, named);
     if (dropRequestHeader(lower) || route.replacedHeaders.has(lower)) return;
     out.push(name, value);
   };
@@ -135,7 +158,7 @@ function responseHeaders(raw: Buffer[]): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString("latin1");
     const lower = name.toLowerCase();
-    if (lower === "connection") named = connectionTokens((raw[i + 1] as Buffer).toString("latin1"));
+    if (lower === "connection") named = connectionTokens((raw[i + 1] as Buffer).toString("latin1"), named);
     if (dropResponseHeader(lower)) continue;
     out.push(name, (raw[i + 1] as Buffer).toString("latin1"));
   }
@@ -173,16 +196,30 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #abort: ((reason?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #clientGone = false;
+  #connected = false;
   #started = false;
+  #tried: Set<UpstreamServer> | null = null;
   #hookError = false;
-  readonly #onResume = () => this.#resume?.();
+  /** Sub-second proxyReadTimeout, kept on a native timer (0: undici's own timeouts suffice). */
+  readonly #headersTimeout: number;
+  readonly #bodyTimeout: number;
+  #timer: NodeJS.Timeout | null = null;
+  /** Whether the body is a stream, sent after onConnect (else the request is sent at once). */
+  #streamed = false;
+  readonly #onResume = () => {
+    this.#arm();
+    this.#resume?.();
+  };
 
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly route: ProxyRoute;
-  readonly server: UpstreamServer;
+  /** The server of the current attempt. */
+  server: UpstreamServer;
   readonly hooks: ProxyHooks | null;
   readonly method: string;
+  /** What is dispatched, the same for every attempt. */
+  options: Dispatcher.DispatchOptions | null = null;
 
   constructor(req: IncomingMessage, res: ServerResponse, route: ProxyRoute, server: UpstreamServer, hooks: ProxyHooks | null, method: string) {
     this.req = req;
@@ -191,6 +228,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.server = server;
     this.hooks = hooks;
     this.method = method;
+    this.#headersTimeout = isPrecise(route.headersTimeout) ? route.headersTimeout : 0;
+    this.#bodyTimeout = isPrecise(route.bodyTimeout) ? route.bodyTimeout : 0;
     res.once("close", () => {
       if (res.writableFinished) return;
       // The client hung up before the end: stop the upstream request too.
@@ -199,18 +238,60 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     });
   }
 
+  /** Sends the request; a streamed body arms the read timeout once it has been sent whole. */
+  dispatch(options: Dispatcher.DispatchOptions, stream: NodeJS.ReadableStream | null): void {
+    this.options = options;
+    this.#streamed = stream !== null;
+    if (stream && this.#headersTimeout > 0) {
+      stream.once("end", () => {
+        if (!this.#started) this.#arm();
+      });
+    }
+    this.server.pool.dispatch(options, this);
+  }
+
+  /**
+   * The precise read timeout (nginx proxy_read_timeout): from the request sent to the headers,
+   * then between two reads of the body; it does not run while the client holds the body back.
+   * undici keeps its own, coarser timers as well: they fire after this one.
+   */
+  #arm(): void {
+    const timeout = this.#started ? this.#bodyTimeout : this.#headersTimeout;
+    if (timeout === 0) return;
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(this.#onReadTimeout, timeout);
+  }
+
+  #disarm(): void {
+    if (this.#timer === null) return;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  readonly #onReadTimeout = (): void => {
+    this.#timer = null;
+    this.#abort?.(this.#started ? new errors.BodyTimeoutError() : new errors.HeadersTimeoutError());
+  };
+
   onConnect(abort: (reason?: Error) => void): void {
+    this.#connected = true;
     this.#abort = abort;
-    if (this.#clientGone) abort(new Error("client closed the connection"));
+    if (this.#clientGone) {
+      abort(new Error("client closed the connection"));
+      return;
+    }
+    if (!this.#streamed) this.#arm();
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.#resume = resume;
     this.#started = true;
+    this.#disarm();
     const headers = responseHeaders(rawHeaders);
     const onHeaders = this.hooks?.onHeaders;
     if (!onHeaders) {
       this.#writeHead(status, headers, statusText);
+      this.#arm();
       return true;
     }
     try {
@@ -218,11 +299,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       if (filtered instanceof Promise) {
         filtered.then((result) => {
           this.#writeHead(result.status, toList(result.headers), undefined);
+          this.#arm();
           resume();
         }, this.#hookFailed);
         return false;
       }
       this.#writeHead(filtered.status, toList(filtered.headers), undefined);
+      this.#arm();
     } catch (error) {
       this.#hookFailed(error);
     }
@@ -241,6 +324,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#clientGone || this.#hookError) return true;
+    if (this.#timer) this.#timer.refresh();
     const onChunk = this.hooks?.onChunk;
     if (onChunk) {
       let filtered: Buffer | null | Promise<Buffer | null>;
@@ -251,9 +335,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         return true;
       }
       if (filtered instanceof Promise) {
+        this.#disarm();
         filtered.then((out) => {
           if (out && !this.res.write(out)) this.res.once("drain", this.#onResume);
-          else this.#resume?.();
+          else this.#onResume();
         }, this.#hookFailed);
         return false;
       }
@@ -261,11 +346,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       chunk = filtered;
     }
     if (this.res.write(chunk)) return true;
+    this.#disarm();
     this.res.once("drain", this.#onResume);
     return false;
   }
 
   onComplete(): void {
+    this.#disarm();
     const onChunk = this.hooks?.onChunk;
     if (!onChunk) {
       this.res.end();
@@ -282,14 +369,39 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onError(error: Error): void {
+    this.#disarm();
     if (this.#clientGone || this.#hookError) return;
+    if (!this.#connected && this.#tryNext(error)) return;
     this.#fail(error);
+  }
+
+  /** The request was never sent (its body is untouched): give it to the next server of the group. */
+  #tryNext(error: Error): boolean {
+    const code = (error as { code?: string }).code;
+    if (!this.options || code === undefined || !CONNECT_FAILURES.has(code)) return false;
+    const tried = (this.#tried ??= new Set([this.server]));
+    const next = nextServer(this.route.pick, tried);
+    if (!next) return false;
+    this.route.logger.warn(
+      { code: "PTC_ERR_UPSTREAM_UNAVAILABLE", upstream: this.server.address, next: next.address, err: { code, message: error.message } },
+      "upstream server failed, trying the next one",
+    );
+    tried.add(next);
+    this.server = next;
+    const options = this.options;
+    // Out of undici's error path before dispatching again.
+    queueMicrotask(() => {
+      if (this.#clientGone) return;
+      this.server.pool.dispatch(options, this);
+    });
+    return true;
   }
 
   /** A header or body filter threw: the engine answers 500 (or cuts a started response) and logs it. */
   readonly #hookFailed = (error: unknown): void => {
     if (this.#hookError) return;
     this.#hookError = true;
+    this.#disarm();
     this.#abort?.(new Error("hook failed"));
     this.hooks?.onFailure(error);
   };
@@ -298,8 +410,20 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const code = errorCode(error);
     const requestId = nextRequestId();
     this.route.logger.error(
-      { code, requestId, upstream: this.server.address, method: this.method, url: this.req.url, started: this.#started, err: { code: (error as { code?: string }).code, message: (error as Error).message } },
-      code === "PTC_ERR_UPSTREAM_TIMEOUT" ? "upstream timed out" : code === "PTC_ERR_REQUEST_BODY_TOO_LARGE" ? "request body too large" : "upstream request failed",
+      {
+        code,
+        requestId,
+        upstream: this.server.address,
+        method: this.method,
+        url: this.req.url,
+        started: this.#started,
+        err: { code: (error as { code?: string }).code, message: (error as Error).message },
+      },
+      code === "PTC_ERR_UPSTREAM_TIMEOUT"
+        ? "upstream timed out"
+        : code === "PTC_ERR_REQUEST_BODY_TOO_LARGE"
+          ? "request body too large"
+          : "upstream request failed",
     );
     sendError(this.res, code, requestId);
   }
@@ -316,7 +440,15 @@ export function forward(
 ): void {
   const server = route.pick();
   const method = req.method ?? "GET";
-  const path = upstreamPath(route.spec, route.prefixLength, hooks ? hooks.path : target.path, target.rawPath, target.raw, target.rawQuery, hooks?.pathChanged ?? false);
+  const path = upstreamPath(
+    route.spec,
+    route.prefixLength,
+    hooks ? hooks.path : target.path,
+    target.rawPath,
+    target.raw,
+    target.rawQuery,
+    hooks?.pathChanged ?? false,
+  );
   const { headers, contentLength, chunked } = requestHeaders(req, route, hooks, variables);
   const handler = new ForwardHandler(req, res, route, server, hooks, method);
 
@@ -333,8 +465,8 @@ export function forward(
     }
     body = chunked && route.bodyLimit > 0 ? limitBody(req, route.bodyLimit) : req;
   }
-  server.pool.dispatch(
+  handler.dispatch(
     { path, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: route.headersTimeout, bodyTimeout: route.bodyTimeout },
-    handler,
+    body !== null && !Buffer.isBuffer(body) ? (body as NodeJS.ReadableStream) : null,
   );
 }

@@ -28,10 +28,13 @@ export function dropResponseHeader(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName) || lowerName === "server" || lowerName === "date";
 }
 
-/** RFC 9110 7.6.1: "a proxy MUST … remove any header field named in Connection". */
-export function connectionTokens(value: string | undefined): Set<string> | null {
-  if (!value) return null;
-  let tokens: Set<string> | null = null;
+/**
+ * RFC 9110 7.6.1: "a proxy MUST … remove any header field named in Connection". A message may
+ * carry several Connection fields: pass the set returned for the previous one to add to it.
+ */
+export function connectionTokens(value: string | undefined, previous: Set<string> | null = null): Set<string> | null {
+  if (!value) return previous;
+  let tokens: Set<string> | null = previous;
   for (const token of value.split(",")) {
     const name = token.trim().toLowerCase();
     if (name && name !== "close" && name !== "keep-alive") (tokens ??= new Set()).add(name);
