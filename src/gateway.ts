@@ -69,7 +69,6 @@ export async function checkConfig(input: ConfigInput, options: GatewayOptions = 
   return { warnings: table.warnings, table };
 }
 
-
 function addressKey(address: ListenAddress): string {
   return `${address.host ?? "*"}:${address.port}`;
 }

@@ -8,9 +8,25 @@
  */
 import type { PorticoConfig } from "./config/schema.js";
 
-export { type BoundAddress, checkConfig, type ConfigInput, createGateway, Gateway, type GatewayOptions, type InjectOptions, type InjectResponse } from "./gateway.js";
-export { ConfigError, type ConfigIssue, type ErrorCode, ERRORS, formatIssue, PorticoError } from "./errors.js";
-export { configJsonSchema, type LocationConfig, type PluginConfigMap, type PorticoConfig, type UpstreamConfig, type VirtualHostConfig } from "./config/schema.js";
+export {
+  configJsonSchema,
+  type LocationConfig,
+  type PluginConfigMap,
+  type PorticoConfig,
+  type UpstreamConfig,
+  type VirtualHostConfig,
+} from "./config/schema.js";
+export { ConfigError, type ConfigIssue, ERRORS, type ErrorCode, formatIssue, PorticoError } from "./errors.js";
+export {
+  type BoundAddress,
+  type ConfigInput,
+  checkConfig,
+  createGateway,
+  Gateway,
+  type GatewayOptions,
+  type InjectOptions,
+  type InjectResponse,
+} from "./gateway.js";
 export type {
   AccessHook,
   BaseContext,
@@ -31,7 +47,7 @@ export type {
   RewriteHook,
 } from "./pipeline/context.js";
 export { definePlugin, type PluginDefinition } from "./pipeline/plugin.js";
-export type { RouteExplanation, LocationSummary } from "./route-table.js";
+export type { LocationSummary, RouteExplanation } from "./route-table.js";
 
 /** Typing helper for config modules: `export default defineConfig({ … })` gets completion and type errors. */
 export function defineConfig(config: PorticoConfig): PorticoConfig {

@@ -5,15 +5,7 @@
  */
 import type { z } from "zod";
 import { PorticoError } from "../errors.js";
-import {
-  type BodyFilterContext,
-  type HeaderFilterContext,
-  type HookResult,
-  type LogContext,
-  PHASES,
-  type Phase,
-  type RequestPhaseContext,
-} from "./context.js";
+import { type BodyFilterContext, type HeaderFilterContext, type HookResult, type LogContext, PHASES, type Phase, type RequestPhaseContext } from "./context.js";
 
 /** Priority of a location's own hooks (`access: ./x.js`): after all plugins, which have priority > 0. */
 export const LOCATION_HOOK_PRIORITY = 0;
@@ -43,7 +35,16 @@ export type AnyPlugin = PluginDefinition<z.ZodType, any>;
 
 const KNOWN_KEYS = new Set(["name", "priority", "description", "schema", "init", "close", ...PHASES]);
 const RESERVED_NAMES = new Set([
-  "return", "proxyPass", "proxySetHeader", "addHeader", "defaultType", "locations", "listen", "virtualHosts", "upstreams", "vars",
+  "return",
+  "proxyPass",
+  "proxySetHeader",
+  "addHeader",
+  "defaultType",
+  "locations",
+  "listen",
+  "virtualHosts",
+  "upstreams",
+  "vars",
   ...PHASES,
 ]);
 

@@ -198,7 +198,10 @@ function runLog(loc: PhasedLocation, ctx: RequestContext): void {
   const done = (error: unknown) => {
     if (error === undefined) return;
     const hook = error instanceof HookError ? error.hook : "log";
-    loc.logger.error({ code: "PTC_ERR_HOOK_FAILED", requestId: ctx.requestId, hook, err: error instanceof HookError ? error.original : error }, `hook ${hook} threw`);
+    loc.logger.error(
+      { code: "PTC_ERR_HOOK_FAILED", requestId: ctx.requestId, hook, err: error instanceof HookError ? error.original : error },
+      `hook ${hook} threw`,
+    );
   };
   try {
     const result = runChain(loc.chains.log, ctx, false);
@@ -209,7 +212,13 @@ function runLog(loc: PhasedLocation, ctx: RequestContext): void {
 }
 
 /** Entry point of the engine for one request. */
-export async function runPhases(loc: PhasedLocation, req: IncomingMessage, res: ServerResponse, target: RequestTarget, captures: readonly string[] | null): Promise<void> {
+export async function runPhases(
+  loc: PhasedLocation,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: RequestTarget,
+  captures: readonly string[] | null,
+): Promise<void> {
   const requestId = nextRequestId();
   const ctx = new RequestContext(req, {
     path: target.path,

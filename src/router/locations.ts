@@ -85,9 +85,7 @@ function parseKey(key: string): ParsedLocationKey & { regex: RegExp | null } {
   const k = key.trim();
   if (k === "") throw new Error(`location key is empty; ${MODIFIER_HINT}`);
   if (k[0] === "@") {
-    throw new Error(
-      `location "${key}": named locations ("@name") are not supported yet; use a prefix or regex location`,
-    );
+    throw new Error(`location "${key}": named locations ("@name") are not supported yet; use a prefix or regex location`);
   }
   let modifier: LocationModifier;
   let rest: string;
@@ -283,9 +281,7 @@ export function createLocationMatcher<T>(locations: ReadonlyArray<LocationInput<
       if (redirect !== undefined) {
         x.autoRedirect = redirect.entry;
         x.match = redirect.result;
-        steps.push(
-          `auto redirect: "${path}" is "${redirect.entry.pattern}" without its trailing slash and that location proxies; regexes are not tried`,
-        );
+        steps.push(`auto redirect: "${path}" is "${redirect.entry.pattern}" without its trailing slash and that location proxies; regexes are not tried`);
         x.reason = `"${path}" lacks the trailing slash of "${redirect.entry.key}", so nginx answers 301 to "${redirect.result.redirectTo}".`;
         return x;
       }

@@ -53,14 +53,7 @@ export function normalizePath(rawPath: string): string | null {
   let prev = SLASH;
   for (let i = 1; i < len; i++) {
     const c = rawPath.charCodeAt(i);
-    if (
-      c <= 0x20 ||
-      c >= 0x7f ||
-      c === PERCENT ||
-      c === HASH ||
-      c === QUESTION ||
-      (prev === SLASH && (c === SLASH || c === DOT))
-    ) {
+    if (c <= 0x20 || c >= 0x7f || c === PERCENT || c === HASH || c === QUESTION || (prev === SLASH && (c === SLASH || c === DOT))) {
       return normalizeComplex(rawPath);
     }
     prev = c;
@@ -293,11 +286,7 @@ export function escapeUri(path: string): string {
     } else if (c < 0x10000) {
       out += pct(0xe0 | (c >> 12)) + pct(0x80 | ((c >> 6) & 63)) + pct(0x80 | (c & 63));
     } else {
-      out +=
-        pct(0xf0 | (c >> 18)) +
-        pct(0x80 | ((c >> 12) & 63)) +
-        pct(0x80 | ((c >> 6) & 63)) +
-        pct(0x80 | (c & 63));
+      out += pct(0xf0 | (c >> 18)) + pct(0x80 | ((c >> 12) & 63)) + pct(0x80 | ((c >> 6) & 63)) + pct(0x80 | (c & 63));
     }
   }
   return out;

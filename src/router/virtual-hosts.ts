@@ -188,8 +188,7 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
     const names = implicit ? [""] : host.names;
     for (const raw of names) {
       const c: NameClaim = { index, name: raw, implicit };
-      const result = (reason: string): HostMatch<T> =>
-        Object.freeze({ data: host.data, index, reason, captures: null });
+      const result = (reason: string): HostMatch<T> => Object.freeze({ data: host.data, index, reason, captures: null });
 
       if (raw[0] === "~") {
         if (raw.length === 1) throw new Error(`server name "~" of ${labelOf(index)} has an empty regex`);
@@ -220,7 +219,7 @@ export function createHostMatcher<T>(hosts: ReadonlyArray<HostInput<T>>): HostMa
       checkCanMatch(raw, name, body, labelOf(index));
 
       if (kind === "") {
-        if (claim(`=${name}`, c)) exact.set(name, result(name === "" ? "server name \"\" (request without Host)" : `exact server name "${name}"`));
+        if (claim(`=${name}`, c)) exact.set(name, result(name === "" ? 'server name "" (request without Host)' : `exact server name "${name}"`));
       } else if (kind === ".*") {
         if (claim(`.${body}`, c)) trailing.push({ part: `${body}.`, result: result(`trailing wildcard server name "${name}"`) });
       } else if (kind === "*.") {

@@ -30,7 +30,10 @@ after(() => Promise.all(gateways.map((gw) => gw.close())));
 
 async function gatewayFor(locations: Record<string, unknown>, extra: Partial<PorticoConfig> = {}, options: Parameters<typeof createGateway>[1] = {}) {
   const { logger, lines } = captureLogs();
-  const gw = await createGateway({ listen: "127.0.0.1:0", ...extra, virtualHosts: { localhost: { default: true, locations } } } as PorticoConfig, { logger, ...options });
+  const gw = await createGateway({ listen: "127.0.0.1:0", ...extra, virtualHosts: { localhost: { default: true, locations } } } as PorticoConfig, {
+    logger,
+    ...options,
+  });
   gateways.push(gw);
   return { gw, lines };
 }
@@ -104,27 +107,35 @@ test("access: an async hook reads the JSON body, and the same body still goes up
   assert.equal(res.status, 200);
   assert.equal(res.headers["x-qty"], "2", "ctx.store is shared between phases");
   assert.equal(res.json<{ body: string }>().body, '{"qty":2}');
-  const big = await gw.inject({ method: "POST", url: "/orders", body: JSON.stringify({ qty: 1, pad: "x".repeat(20_000) }), headers: { "content-type": "application/json" } });
+  const big = await gw.inject({
+    method: "POST",
+    url: "/orders",
+    body: JSON.stringify({ qty: 1, pad: "x".repeat(20_000) }),
+    headers: { "content-type": "application/json" },
+  });
   assert.equal(big.status, 413);
 });
 
 test("content: strings use defaultType, objects are JSON, Response and Buffer pass through", async () => {
-  const { gw } = await gatewayFor({
-    "/text": { defaultType: "text/plain", content: () => "plain" },
-    "/json": { content: () => ({ ok: true }) },
-    "/created": {
-      content: (ctx: Context) => {
-        ctx.response.status = 201;
-        ctx.response.headers["x-id"] = "7";
-        return { id: 7 };
+  const { gw } = await gatewayFor(
+    {
+      "/text": { defaultType: "text/plain", content: () => "plain" },
+      "/json": { content: () => ({ ok: true }) },
+      "/created": {
+        content: (ctx: Context) => {
+          ctx.response.status = 201;
+          ctx.response.headers["x-id"] = "7";
+          return { id: 7 };
+        },
       },
+      "/response": { content: () => new Response("from Response", { status: 202, headers: { "content-type": "text/x-custom", "set-cookie": "a=1" } }) },
+      "/bytes": { content: () => Buffer.from([1, 2, 3]) },
+      "/empty": { content: () => undefined },
+      "/vars": { content: (ctx: Context) => ({ region: ctx.vars.region, location: ctx.location.key, host: ctx.virtualHost.name }) },
+      "~ ^/items/(?<id>\\d+)$": { content: (ctx: Context) => ({ captures: ctx.location.captures }) },
     },
-    "/response": { content: () => new Response("from Response", { status: 202, headers: { "content-type": "text/x-custom", "set-cookie": "a=1" } }) },
-    "/bytes": { content: () => Buffer.from([1, 2, 3]) },
-    "/empty": { content: () => undefined },
-    "/vars": { content: (ctx: Context) => ({ region: ctx.vars.region, location: ctx.location.key, host: ctx.virtualHost.name }) },
-    "~ ^/items/(?<id>\\d+)$": { content: (ctx: Context) => ({ captures: ctx.location.captures }) },
-  }, { vars: { region: "eu" } });
+    { vars: { region: "eu" } },
+  );
 
   const text = await gw.inject({ url: "/text" });
   assert.equal(text.body, "plain");

@@ -30,7 +30,11 @@ after(async () => {
 });
 
 /** A plain node:http request, so that headers are seen exactly as sent. */
-function call(method: string, path: string, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; rawHeaders: string[]; body: string }> {
+function call(
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; rawHeaders: string[]; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path}`, { method, agent: false, headers: { connection: "keep-alive" } }, (res) => {
       const chunks: Buffer[] = [];

@@ -95,10 +95,18 @@ test("a bad config is refused with its errors; the running one keeps serving", a
   t.after(() => gw.close());
 
   const broken = [
-    ["a misspelt key", "listen: \"127.0.0.1:0\"\nvirtualHosts:\n  localhost:\n    locations:\n      /:\n        retrun: \"200 'bad'\"\n", /retrun.*did you mean "return"/],
+    [
+      "a misspelt key",
+      'listen: "127.0.0.1:0"\nvirtualHosts:\n  localhost:\n    locations:\n      /:\n        retrun: "200 \'bad\'"\n',
+      /retrun.*did you mean "return"/,
+    ],
     ["a YAML error", "virtualHosts:\n  localhost: [\n", /portico|bad\.yaml:\d+:\d+/],
     ["a missing hook module", "virtualHosts:\n  localhost:\n    locations:\n      /:\n        content: ./nope.js\n", /hook module not found/],
-    ["a listener that cannot open", "listen: \"203.0.113.1:1\"\nvirtualHosts:\n  localhost:\n    locations:\n      /:\n        return: \"200 'bad'\"\n", /EADDRNOTAVAIL|listen/],
+    [
+      "a listener that cannot open",
+      'listen: "203.0.113.1:1"\nvirtualHosts:\n  localhost:\n    locations:\n      /:\n        return: "200 \'bad\'"\n',
+      /EADDRNOTAVAIL|listen/,
+    ],
   ] as const;
   for (const [what, text, message] of broken) {
     await writeFile(file, text);

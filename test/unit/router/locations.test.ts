@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  compileNginxRegex,
-  createLocationMatcher,
-  type LocationInput,
-  type LocationResult,
-  parseLocationKey,
-} from "../../../src/router/locations.js";
+import { compileNginxRegex, createLocationMatcher, type LocationInput, type LocationResult, parseLocationKey } from "../../../src/router/locations.js";
 
 /** The data of the chosen location, "301 <target>" for a redirect, or null. */
 function pick<T>(result: LocationResult<T>): T | string | null {
@@ -16,9 +10,7 @@ function pick<T>(result: LocationResult<T>): T | string | null {
 }
 
 function matcher(keys: Array<string | [string, boolean]>) {
-  const inputs: LocationInput<string>[] = keys.map((k) =>
-    typeof k === "string" ? { key: k, data: k } : { key: k[0], data: k[0], autoRedirect: k[1] },
-  );
+  const inputs: LocationInput<string>[] = keys.map((k) => (typeof k === "string" ? { key: k, data: k } : { key: k[0], data: k[0], autoRedirect: k[1] }));
   return createLocationMatcher(inputs);
 }
 
@@ -71,11 +63,14 @@ describe("parseLocationKey", () => {
   ];
   for (const [key, message] of bad) {
     it(`rejects ${JSON.stringify(key)} with a one-line message`, () => {
-      assert.throws(() => parseLocationKey(key), (err: Error) => {
-        assert.match(err.message, message);
-        assert.ok(!err.message.includes("\n"));
-        return true;
-      });
+      assert.throws(
+        () => parseLocationKey(key),
+        (err: Error) => {
+          assert.match(err.message, message);
+          assert.ok(!err.message.includes("\n"));
+          return true;
+        },
+      );
     });
   }
 });
@@ -305,7 +300,9 @@ describe("createLocationMatcher", () => {
       it(`rejects ${JSON.stringify(first)} with ${JSON.stringify(second)}`, () => {
         assert.throws(
           () => matcher([first, second]),
-          new RegExp(`duplicate location "/a": keys "${escapeRe(first)}" and "${escapeRe(second)}" both define the (prefix|exact match) "/a"; keep one of them$`),
+          new RegExp(
+            `duplicate location "/a": keys "${escapeRe(first)}" and "${escapeRe(second)}" both define the (prefix|exact match) "/a"; keep one of them$`,
+          ),
         );
       });
     }
@@ -359,10 +356,7 @@ describe("explain", () => {
       'prefix: "/" matches',
       'regex: "~* \\.(gif|jpg|jpeg)$" matches, the first that does',
     ]);
-    assert.equal(
-      x.reason,
-      '"~* \\.(gif|jpg|jpeg)$" is the first regex that matches; a matching regex wins over the longest prefix "/documents/".',
-    );
+    assert.equal(x.reason, '"~* \\.(gif|jpg|jpeg)$" is the first regex that matches; a matching regex wins over the longest prefix "/documents/".');
   });
 
   it("explains ^~ stopping the regex search", () => {
@@ -396,16 +390,25 @@ describe("explain", () => {
   it("explains no match", () => {
     const x = matcher(["/api/", "~ ^/x"]).explain("/other");
     assert.equal(x.match, null);
-    assert.deepEqual(x.steps, [
-      "exact: there are no exact locations",
-      "prefix: none matches",
-      'regex: "~ ^/x" does not match',
-    ]);
+    assert.deepEqual(x.steps, ["exact: there are no exact locations", "prefix: none matches", 'regex: "~ ^/x" does not match']);
     assert.equal(x.reason, 'No location matches "/other".');
   });
 
   it("agrees with match() on every path", () => {
-    const paths = ["/", "/a", "/index.html", "/documents/", "/documents/x.JPEG", "/images/", "/images/a.png", "/user", "/user/", "/users", "/x.gif", "/documents"];
+    const paths = [
+      "/",
+      "/a",
+      "/index.html",
+      "/documents/",
+      "/documents/x.JPEG",
+      "/images/",
+      "/images/a.png",
+      "/user",
+      "/user/",
+      "/users",
+      "/x.gif",
+      "/documents",
+    ];
     for (const path of paths) {
       const got = m.match(path);
       const x = m.explain(path);

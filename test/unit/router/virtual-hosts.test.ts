@@ -66,10 +66,7 @@ describe("createHostMatcher", () => {
     assert.equal(withDefault.match("other.com").reason, "no server name matched, so the default host serves it");
     const noDefault = createHostMatcher([host("a", ["a.com"]), host("b", ["b.com"])]);
     assert.equal(noDefault.match("other.com").data, "a");
-    assert.equal(
-      noDefault.match("other.com").reason,
-      "no server name matched and no host is marked default, so the first host serves it",
-    );
+    assert.equal(noDefault.match("other.com").reason, "no server name matched and no host is marked default, so the first host serves it");
   });
 
   it('matches "*.example.com" on subdomains only', () => {
@@ -178,11 +175,14 @@ describe("createHostMatcher", () => {
 
   describe("errors", () => {
     const throwsWith = (hosts: Host[], message: RegExp) => {
-      assert.throws(() => createHostMatcher(hosts), (err: Error) => {
-        assert.match(err.message, message);
-        assert.ok(!err.message.includes("\n"));
-        return true;
-      });
+      assert.throws(
+        () => createHostMatcher(hosts),
+        (err: Error) => {
+          assert.match(err.message, message);
+          assert.ok(!err.message.includes("\n"));
+          return true;
+        },
+      );
     };
 
     it("needs at least one host", () => throwsWith([], /at least one virtual host is needed/));
@@ -218,7 +218,10 @@ describe("createHostMatcher", () => {
     }
 
     it("refuses a wildcard that overlaps another one in the same host", () =>
-      throwsWith([host("a", ["*.example.com", ".example.com"])], /server name ".example.com" of host #1 conflicts with "\*.example.com" of host #1; remove one of them/));
+      throwsWith(
+        [host("a", ["*.example.com", ".example.com"])],
+        /server name ".example.com" of host #1 conflicts with "\*.example.com" of host #1; remove one of them/,
+      ));
 
     it('refuses an explicit "" after a host without names', () =>
       throwsWith([host("a", []), host("b", [""])], /server name "" of host #2 conflicts with host #1, which has no names and so the name ""/));
@@ -262,17 +265,10 @@ describe("createHostMatcher", () => {
   });
 
   describe("explain", () => {
-    const m = createHostMatcher([
-      host("site", ["example.com", "*.example.com"], true),
-      host("nameless", []),
-      host("api", ["~^api\\."]),
-    ]);
+    const m = createHostMatcher([host("site", ["example.com", "*.example.com"], true), host("nameless", []), host("api", ["~^api\\."])]);
 
     it("says which host and why", () => {
-      assert.equal(
-        m.explain("example.com"),
-        'Host "example.com" goes to host #1 ("example.com", "*.example.com"): exact server name "example.com".',
-      );
+      assert.equal(m.explain("example.com"), 'Host "example.com" goes to host #1 ("example.com", "*.example.com"): exact server name "example.com".');
       assert.equal(
         m.explain("www.example.com"),
         'Host "www.example.com" goes to host #1 ("example.com", "*.example.com"): leading wildcard server name "*.example.com".',
@@ -282,10 +278,7 @@ describe("createHostMatcher", () => {
         m.explain("other.org"),
         'Host "other.org" goes to host #1 ("example.com", "*.example.com"): no server name matched, so the default host serves it.',
       );
-      assert.equal(
-        m.explain(""),
-        'A request without Host goes to host #2 (no names, so nginx\'s ""): server name "" (request without Host).',
-      );
+      assert.equal(m.explain(""), 'A request without Host goes to host #2 (no names, so nginx\'s ""): server name "" (request without Host).');
     });
   });
 });
