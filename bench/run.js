@@ -6,8 +6,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { findNginx, nginxVersion } from "./lib/nginx.js";
+import { machineBusy, watchOthers } from "./lib/noise.js";
 import { cleanupSync, cpuPlan, describeExit, freePort, makeTempDir, outputTail, pinned, start, stop, stopAll, waitForPort, which } from "./lib/procs.js";
-import { describeErrors, formatScenario, summarize } from "./lib/report.js";
+import { describeErrors, formatScenario, pct, summarize } from "./lib/report.js";
 import { checkResponse, PEERS, selectScenarios, writePostScript } from "./lib/scenarios.js";
 import { StartError, SUBJECTS } from "./lib/subjects.js";
 import { runWrk } from "./lib/wrk.js";
@@ -16,6 +17,8 @@ const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
 const WARMUP_SECONDS = 2;
 const PEER_PACKAGES = ["fastify", "@fastify/http-proxy", "fast-gateway"];
+const NOISY = 0.1; // share of all CPUs taken by other processes during a run that makes it noisy
+let interrupted = false; // set by Ctrl-C: stop reporting, just clean up
 
 function positiveInt(name, fallback) {
   const raw = process.env[name];
@@ -35,6 +38,9 @@ async function main() {
   const nginx = findNginx();
   console.log(`pinning: ${plan.note}`);
   if (!nginx) console.log("nginx not found (/usr/sbin/nginx or PATH): skipping its rows");
+
+  const busy = await machineBusy();
+  if (busy !== null && busy > NOISY) console.log(`warning: the machine was ${pct(busy)} busy before the run: expect noisy numbers`);
 
   const wanted = Object.keys(SUBJECTS).filter((s) => scenarios.some((sc) => sc.subjects.includes(s)));
   if (wanted.some((s) => PEERS.includes(s))) await ensurePeers();
@@ -64,18 +70,21 @@ async function main() {
       running = await SUBJECTS[subject].start(ctx);
     } catch (err) {
       if (!(err instanceof StartError)) throw err;
-      const skipped = err.message.startsWith("skipped");
+      const skipped = err.message.startsWith("skipped: ");
+      const row = skipped ? { status: "skipped", reason: err.message.slice(9) } : { status: "failed to start", reason: err.message };
       if (!skipped) problems[subject] = { reason: `failed to start: ${err.message}`, detail: err.detail };
-      for (const s of mine) rows.get(s.id).push({ subject, status: skipped ? "skipped" : "failed to start", reason: skipped ? err.message.replace(/^skipped: /, "") : err.message });
-      console.log(`${subject}: ${skipped ? err.message : `failed to start (${err.message})`}`);
+      for (const s of mine) rows.get(s.id).push({ subject, ...row });
+      console.log(`${subject}: ${row.status}: ${row.reason}`);
       continue;
     }
     try {
       for (const s of mine) {
-        const row = await measure(subject, running, s, { seconds, connections, postScript, pin: plan.load });
+        const groups = [upstream.child.pid, running.proc?.child.pid].filter(Boolean);
+        const row = await measure(subject, running, s, { seconds, connections, postScript, pin: plan.load, groups });
         rows.get(s.id).push(row);
+        if (interrupted) return;
         console.log(`  ${s.id}) ${subject.padEnd(19)} ${progress(row)}`);
-        if (row.status === "crashed" && !problems[subject]) problems[subject] = { reason: row.reason, detail: outputTail(running.proc) };
+        if (row.status === "crashed" && !problems[subject]) problems[subject] = { reason: `crashed: ${row.reason}`, detail: outputTail(running.proc) };
       }
     } finally {
       if (running.proc) await stop(running.proc);
@@ -91,28 +100,30 @@ async function main() {
 
   const out = path.join(benchDir, "results", "latest.json");
   mkdirSync(path.dirname(out), { recursive: true });
-  const meta = environment({ seconds, connections, plan, nginx });
+  const meta = { ...environment({ seconds, connections, plan, nginx }), busyBefore: busy };
   writeFileSync(out, `${JSON.stringify({ ...meta, scenarios: summaries, problems }, null, 2)}\n`);
   console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
 }
 
 /** Check the answer, warm up, then the measured run; never throws for a subject's fault. */
-async function measure(subject, running, scenario, { seconds, connections, postScript, pin }) {
+async function measure(subject, running, scenario, { seconds, connections, postScript, pin, groups }) {
   const died = () => running.proc?.exit && { subject, status: "crashed", reason: `exited (${describeExit(running.proc.exit)})` };
   if (died()) return died();
   const wrong = await checkResponse(running.port, scenario);
   if (wrong) return { subject, status: "wrong answer", reason: wrong };
   const wrk = { url: `http://127.0.0.1:${running.port}${scenario.path}`, connections, pin, script: scenario.post ? postScript : undefined };
   await runWrk({ ...wrk, seconds: WARMUP_SECONDS });
+  const others = watchOthers(groups);
   const result = await runWrk({ ...wrk, seconds });
+  const othersCpu = others();
   if (died()) return died();
   if (result.error) return { subject, status: "wrk failed", reason: result.error };
-  return { subject, status: "ok", ...result };
+  return { subject, status: "ok", ...result, othersCpu, noisy: othersCpu > NOISY };
 }
 
 function progress(row) {
   if (row.status !== "ok") return `${row.status}: ${row.reason}`;
-  const errs = row.flagged ? `  ! ${describeErrors(row.errors)}` : "";
+  const errs = (row.flagged ? `  ! ${describeErrors(row.errors)}` : "") + (row.noisy ? `  ~ others used ${pct(row.othersCpu)} of the CPUs` : "");
   return `${Math.round(row.reqPerSec).toLocaleString("en-US")} req/s  p50 ${row.p50Ms?.toFixed(2)} ms  p99 ${row.p99Ms?.toFixed(2)} ms${errs}`;
 }
 
@@ -170,6 +181,7 @@ const cleanup = () => {
 };
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
+    interrupted = true;
     console.error(`\n${signal}: stopping every process the bench started`);
     cleanup().finally(() => process.exit(128 + os.constants.signals[signal]));
   });
@@ -179,7 +191,7 @@ process.on("exit", cleanupSync);
 try {
   await main();
 } catch (err) {
-  console.error(`bench: ${err.message}`);
+  if (!interrupted) console.error(`bench: ${err.message}`);
   process.exitCode = 1;
 } finally {
   await cleanup();

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 const running = new Set();
 const tempDirs = new Set();
+let closing = false; // once cleanup begins, nothing new may start
 const TAIL_BYTES = 4096;
 
 export function makeTempDir() {
@@ -34,6 +35,7 @@ export function freePort() {
  * any workers it forks) and keeps the tail of its output for error reports.
  */
 export function start(name, cmd, args, { cwd, env } = {}) {
+  if (closing) throw new Error("bench is shutting down");
   const child = spawn(cmd, args, {
     cwd,
     env: { ...process.env, ...env },
@@ -103,11 +105,13 @@ export async function stop(proc, graceMs = 2000) {
 }
 
 export async function stopAll() {
+  closing = true;
   await Promise.all([...running].map((p) => stop(p)));
 }
 
 /** Last resort from process.on("exit"), where nothing async runs any more. */
 export function cleanupSync() {
+  closing = true;
   for (const proc of running) signalGroup(proc, "SIGKILL");
   running.clear();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });

@@ -23,14 +23,15 @@ function pick({ id, slug, title, path, method = "GET", baseline }) {
   return { id, slug, title, path, method, baseline };
 }
 
-// A verdict built on a run that had errors is kept but marked suspect.
+// A verdict built on a run with errors or heavy outside load is kept but marked suspect.
 function verdict(name, value, min, runs) {
-  return { name, ratio: value, min, pass: value === null ? null : value >= min, suspect: runs.some((r) => r?.flagged) };
+  return { name, ratio: value, min, pass: value === null ? null : value >= min, suspect: runs.some((r) => r?.flagged || r?.noisy) };
 }
 
 const x = (r) => (r === null ? "n/a" : `${r.toFixed(2)}x`);
 const ms = (v) => (v === null ? "?" : `${v.toFixed(2)} ms`);
 const int = (v) => Math.round(v).toLocaleString("en-US");
+export const pct = (v) => `${Math.round(v * 100)} %`;
 
 /** The printed table for one summarized scenario. */
 export function formatScenario(s, { seconds, connections }) {
@@ -42,8 +43,9 @@ export function formatScenario(s, { seconds, connections }) {
       body.push([r.subject, `${r.status}${r.reason ? `: ${r.reason}` : ""}`]);
       continue;
     }
-    body.push([r.subject, int(r.reqPerSec), ms(r.p50Ms), ms(r.p99Ms), r.flagged ? `${r.errorCount} !` : "0", x(r.vsBaseline)]);
+    body.push([r.subject, `${int(r.reqPerSec)}${r.noisy ? " ~" : ""}`, ms(r.p50Ms), ms(r.p99Ms), r.flagged ? `${r.errorCount} !` : "0", x(r.vsBaseline)]);
     if (r.flagged) notes.push(`  ! ${r.subject}: ${describeErrors(r.errors)} (numbers suspect)`);
+    if (r.noisy) notes.push(`  ~ ${r.subject}: other processes used ${pct(r.othersCpu)} of the CPUs during the run (numbers noisy)`);
   }
   const lines = [`${s.id}) ${s.title}  [wrk -t1 -c${connections} -d${seconds}s]`, ...table(head, body), ...notes];
   const portico = s.rows.find((r) => r.subject === "portico");
@@ -53,7 +55,9 @@ export function formatScenario(s, { seconds, connections }) {
   }
   for (const { peer, ratio: r } of s.porticoVsPeers) lines.push(`  portico / ${peer} = ${x(r)}`);
   if (s.targets.length) {
-    const shown = s.targets.map((t) => `${t.name} ${x(t.ratio)} (>= ${t.min.toFixed(2)}x) ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"}${t.suspect ? " !" : ""}`);
+    const shown = s.targets.map(
+      (t) => `${t.name} ${x(t.ratio)} (>= ${t.min.toFixed(2)}x) ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"}${t.suspect ? " (suspect)" : ""}`,
+    );
     lines.push(`  targets: ${shown.join("; ")}`);
   }
   return lines.join("\n");

@@ -1,7 +1,8 @@
 // What is measured: four request shapes, who takes part in each, what a
 // correct answer looks like, and the targets Portico is held to.
-import http from "node:http";
+
 import { writeFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 
 export const PEERS = ["fastify-http-proxy", "fast-gateway"];
@@ -71,10 +72,7 @@ export function selectScenarios(only) {
 /** The wrk Lua script for the POST scenario, written into the run's temp dir. */
 export function writePostScript(dir) {
   const file = path.join(dir, "post-64k.lua");
-  writeFileSync(
-    file,
-    `wrk.method = "POST"\nwrk.body = string.rep("x", ${POST_SIZE})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
-  );
+  writeFileSync(file, `wrk.method = "POST"\nwrk.body = string.rep("x", ${POST_SIZE})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
   return file;
 }
 

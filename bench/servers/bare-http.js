@@ -4,7 +4,7 @@ import http from "node:http";
 const BODY = "Hello World!";
 
 http
-  .createServer((req, res) => {
+  .createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/plain", "content-length": BODY.length });
     res.end(BODY);
   })

@@ -1,7 +1,8 @@
 // The floor Portico is measured against: node:http in, an undici Pool out, no
 // header handling or routing at all.
-import { createRequire } from "node:module";
+
 import http from "node:http";
+import { createRequire } from "node:module";
 
 // undici from the repo root, the same copy Portico uses (bench/node_modules may hold another).
 const { Pool } = createRequire(new URL("../../package.json", import.meta.url))("undici");
