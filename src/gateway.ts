@@ -5,7 +5,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { inject as lightInject } from "light-my-request";
 import { type Logger, pino } from "pino";
 import type { PorticoConfig } from "./config/schema.js";
 import { readConfigSource, sourceFromObject } from "./config/source.js";
@@ -244,6 +243,9 @@ export class Gateway {
     if (payload !== undefined && typeof body === "object" && !Buffer.isBuffer(body) && !Object.keys(headers).some((k) => k.toLowerCase() === "content-type")) {
       headers["content-type"] = "application/json";
     }
+    // Loaded on first use: light-my-request subclasses http.ServerResponse, and merely loading it
+    // slows every real response of the process by ~8 % (measured with wrk on a bare node:http server).
+    const { inject: lightInject } = await import("light-my-request");
     const response = await lightInject(this.handler, {
       method: (options.method ?? "GET").toUpperCase() as "GET",
       url: options.url,

@@ -409,6 +409,8 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
         const constant = returnNeedsVars ? null : renderReturn(null);
         const close = constant?.status === 444;
         const constantList = constant ? finishedList(constant.status, constant.headers, finishHeaders) : null;
+        // A string body lets Node send head and body in one write (a Buffer costs a writev).
+        const constantBody = constant?.body.toString("utf8") ?? "";
         handle = (req, res, target, captures) => {
           if (close) {
             res.destroy();
@@ -416,7 +418,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           }
           if (constant && constantList) {
             res.writeHead(constant.status, constantList);
-            res.end(constant.body);
+            res.end(constantBody);
             return;
           }
           const out = renderReturn(variables(req, target, captures, ""));
