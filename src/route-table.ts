@@ -12,14 +12,15 @@ import { parseHeaderBuffers, parseSize, parseTime } from "./config/units.js";
 import { closest } from "./config/validate.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import type { HookFunction, Phase } from "./pipeline/context.js";
+import { toHeaderList } from "./pipeline/header-list.js";
 import { HookLoadError, loadHook } from "./pipeline/hooks.js";
-import { type AnyPlugin, LOCATION_HOOK_PRIORITY } from "./pipeline/plugin.js";
+import type { AnyPlugin } from "./pipeline/plugin.js";
 import { nextRequestId, SERVER_NAME, sendError, statusPage } from "./pipeline/respond.js";
 import { type CompiledHook, type PhaseChains, type PhasedLocation, type ReturnRenderer, runPhases } from "./pipeline/run-phases.js";
 import { compileTemplate, type Template, TemplateError, VARIABLE_NAMES, type VariableSource } from "./pipeline/variables.js";
 import { forward, type ProxyRoute, type RequestTarget } from "./proxy/forward.js";
 import { rawHeader } from "./proxy/hop-headers.js";
-import { type ProxyPassSpec, parseProxyPass } from "./proxy/proxy-pass.js";
+import { type ProxyPassSpec, parseProxyPass, upstreamPath } from "./proxy/proxy-pass.js";
 import { createBalancer, type PoolRegistry, type UpstreamServer } from "./proxy/upstreams.js";
 import { createLocationMatcher, type LocationMatcher, parseLocationKey } from "./router/locations.js";
 import { normalizePath } from "./router/normalize-path.js";
@@ -74,9 +75,8 @@ export interface LocationSummary {
 
 export interface CompiledLocation {
   summary: LocationSummary;
-  /** Upstream path for a given request, for `portico routes`. */
+  /** The proxy of this location, if it proxies (also read by `portico routes`). */
   proxy: ProxyRoute | null;
-  prefixLength: number;
   /** clientMaxBodySize in bytes (0 = none): checked against Content-Length for every handler, as nginx does. */
   bodyLimit: number;
   handle: (req: IncomingMessage, res: ServerResponse, target: RequestTarget, captures: readonly string[] | null) => void;
@@ -273,6 +273,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
         continue;
       }
       claimed.set(claim, locationKey);
+      // What proxyPass's URI replaces: the whole matched prefix (or exact path); nothing for a regex.
       const prefixLength = isRegex ? 0 : parsedKey.pattern.length;
 
       // Hooks and plugins of this location.
@@ -303,8 +304,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           if (hook) chains[phase].push({ label: `plugin ${plugin.name}`, run: (ctx) => hook(ctx, state) });
         }
       }
-      // The location's own hooks come last in each phase (LOCATION_HOOK_PRIORITY = 0 < every plugin).
-      void LOCATION_HOOK_PRIORITY;
+      // The location's own hooks come last in each phase: LOCATION_HOOK_PRIORITY (0) is below every plugin's.
       for (const phase of HOOK_PHASES) if (hooks[phase]) chains[phase].push(hooks[phase] as CompiledHook);
 
       // Exactly one way to answer.
@@ -328,7 +328,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       if (loc.proxyPass !== undefined) {
         proxy = compileProxy(loc, field, {
           isRegex,
-          prefixLength: parsedKey.modifier === "=" ? parsedKey.pattern.length : prefixLength,
+          prefixLength,
           locationKey,
           pattern: parsedKey.pattern,
           modifier: parsedKey.modifier,
@@ -402,29 +402,29 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
         // The shortest path there is: straight into the proxy.
         const route = proxy;
         handle = route.setHeadersNeedVars
-          ? (req, res, target, captures) => forward(req, res, route, target, null, variables(req, target, captures, ""))
+          ? (req, res, target, captures) => forward(req, res, route, target, null, variables(req, target, captures, nextRequestId()))
           : (req, res, target) => forward(req, res, route, target, null, null);
       } else if (!hasPhases && render) {
         const renderReturn = render;
         const constant = returnNeedsVars ? null : renderReturn(null);
-        const close = constant?.status === 444;
-        const constantList = constant ? finishedList(constant.status, constant.headers, finishHeaders) : null;
-        // A string body lets Node send head and body in one write (a Buffer costs a writev).
-        const constantBody = constant?.body.toString("utf8") ?? "";
-        handle = (req, res, target, captures) => {
-          if (close) {
-            res.destroy();
-            return;
-          }
-          if (constant && constantList) {
+        if (constant?.status === 444) {
+          // nginx's "return 444": close the connection without an answer.
+          handle = (_req, res) => void res.destroy();
+        } else if (constant) {
+          const constantList = finishedList(constant.status, constant.headers, finishHeaders);
+          // A string body lets Node send head and body in one write (a Buffer costs a writev).
+          const constantBody = constant.body.toString("utf8");
+          handle = (_req, res) => {
             res.writeHead(constant.status, constantList);
             res.end(constantBody);
-            return;
-          }
-          const out = renderReturn(variables(req, target, captures, ""));
-          res.writeHead(out.status, finishedList(out.status, out.headers, finishHeaders));
-          res.end(out.body);
-        };
+          };
+        } else {
+          handle = (req, res, target, captures) => {
+            const out = renderReturn(variables(req, target, captures, nextRequestId()));
+            res.writeHead(out.status, finishedList(out.status, out.headers, finishHeaders));
+            res.end(out.body);
+          };
+        }
       } else {
         const phased: PhasedLocation = {
           chains,
@@ -443,7 +443,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           void runPhases(phased, req, res, target, captures);
         };
       }
-      const compiled: CompiledLocation = { summary, proxy, prefixLength, bodyLimit, handle };
+      const compiled: CompiledLocation = { summary, proxy, bodyLimit, handle };
       entries.push({
         key: locationKey,
         data: compiled,
@@ -560,8 +560,7 @@ function compileFinishHeaders(
 }
 
 function finishedList(status: number, headers: OutgoingHttpHeaders, finish: (status: number, headers: string[]) => void): string[] {
-  const list: string[] = [];
-  for (const [name, value] of Object.entries(headers)) list.push(name, String(value));
+  const list = toHeaderList(headers);
   finish(status, list);
   return list;
 }
@@ -848,11 +847,11 @@ function createTable(parts: TableParts): RouteTable {
     const compiled = match.location.data;
     result.location = compiled.summary;
     if (compiled.proxy) {
-      const server = compiled.proxy.spec;
-      const upstreamPathValue =
-        server.uri === null ? split.raw : server.uri + path.slice(compiled.proxy.prefixLength) + (split.rawQuery ? `?${split.rawQuery}` : "");
-      result.upstreamUrl = `${server.scheme}://${server.proxyHost}${upstreamPathValue}`;
+      // The same function the proxy uses, so that what this says is what is sent.
+      const { spec, prefixLength } = compiled.proxy;
+      result.upstreamUrl = `${spec.scheme}://${spec.proxyHost}${upstreamPath(spec, prefixLength, path, split.rawPath, split.raw, split.rawQuery, false)}`;
     }
+    // nginx picks a location by path alone; the method is shown, not matched.
     void method;
     return result;
   }

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { PorticoError } from "../errors.js";
 import { forward, type ProxyRoute, type RequestTarget } from "../proxy/forward.js";
 import { type EngineContext, type HookResult, isExit, type LocationInfo, RequestContext, type VirtualHostInfo } from "./context.js";
+import { toHeaderList } from "./header-list.js";
 import { nextRequestId, sendError, statusPage } from "./respond.js";
 import type { VariableSource } from "./variables.js";
 
@@ -123,16 +124,6 @@ async function exitResponse(exit: { status: number; body: unknown; headers: Outg
   return toResponse(exit.body, exit.status, headers, "text/plain");
 }
 
-function headerList(headers: OutgoingHttpHeaders): string[] {
-  const list: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) list.push(name, String(item));
-    else list.push(name, String(value));
-  }
-  return list;
-}
-
 /** Sends a response of our own through headerFilter and bodyFilter. */
 async function send(loc: PhasedLocation, ctx: RequestContext, res: ServerResponse, own: OwnResponse): Promise<void> {
   ctx.response.status = own.status;
@@ -144,7 +135,7 @@ async function send(loc: PhasedLocation, ctx: RequestContext, res: ServerRespons
   if (filters.length > 0) delete headers["content-length"];
   if (Buffer.isBuffer(body) && filters.length > 0) body = await filterChunk(filters, ctx, body, true);
   if (Buffer.isBuffer(body) || body === null) headers["content-length"] ??= String(body?.length ?? 0);
-  const list = headerList(headers);
+  const list = toHeaderList(headers);
   loc.finishHeaders(status, list);
   res.writeHead(status, list);
   if (body === null || Buffer.isBuffer(body)) {
@@ -160,15 +151,8 @@ async function send(loc: PhasedLocation, ctx: RequestContext, res: ServerRespons
   res.end(last ?? undefined);
 }
 
-async function filterChunk(filters: CompiledHook[], ctx: RequestContext, chunk: Buffer | null, eof: boolean): Promise<Buffer | null> {
-  ctx.chunk = chunk;
-  ctx.eof = eof;
-  await runChain(filters, ctx, false);
-  const out = ctx.chunk as Buffer | string | null;
-  return typeof out === "string" ? Buffer.from(out) : out;
-}
-
-function filterChunkSync(filters: CompiledHook[], ctx: RequestContext, chunk: Buffer | null, eof: boolean): Buffer | null | Promise<Buffer | null> {
+/** Runs the body filters on one chunk; stays synchronous while they are. */
+function filterChunk(filters: CompiledHook[], ctx: RequestContext, chunk: Buffer | null, eof: boolean): Buffer | null | Promise<Buffer | null> {
   ctx.chunk = chunk;
   ctx.eof = eof;
   const done = runChain(filters, ctx, false);
@@ -270,7 +254,7 @@ export async function runPhases(
                   const done = runChain(headerFilter, ctx, false);
                   return done instanceof Promise ? done.then(() => ctx.response) : ctx.response;
                 },
-          onChunk: bodyFilter.length === 0 ? null : (chunk, eof) => filterChunkSync(bodyFilter, ctx, chunk, eof),
+          onChunk: bodyFilter.length === 0 ? null : (chunk, eof) => filterChunk(bodyFilter, ctx, chunk, eof),
           onFailure: (error) => fail(loc, ctx, res, error),
         },
         loc.proxy.setHeadersNeedVars ? loc.variables(req, target, captures, requestId) : null,

@@ -8,6 +8,7 @@ import { Transform } from "node:stream";
 import type { Logger } from "pino";
 import { type Dispatcher, errors } from "undici";
 import type { ErrorCode } from "../errors.js";
+import { removeHeaders, toHeaderList, toHeaderObject } from "../pipeline/header-list.js";
 import { nextRequestId, sendError } from "../pipeline/respond.js";
 import type { Template, VariableSource } from "../pipeline/variables.js";
 import { connectionTokens, dropRequestHeader, dropResponseHeader } from "./hop-headers.js";
@@ -92,6 +93,8 @@ function isPrecise(timeout: number): boolean {
   return timeout > 0 && timeout < PRECISE_TIMEOUT_BELOW_MS;
 }
 
+const isContentLength = (name: string) => name === "content-length";
+
 class BodyTooLarge extends Error {
   readonly code = "PTC_ERR_REQUEST_BODY_TOO_LARGE";
 }
@@ -136,7 +139,7 @@ function requestHeaders(req: IncomingMessage, route: ProxyRoute, hooks: ProxyHoo
   }
   if (named !== null) {
     const tokens: Set<string> = named;
-    for (let i = out.length - 2; i >= 0; i -= 2) if (tokens.has((out[i] as string).toLowerCase())) out.splice(i, 2);
+    removeHeaders(out, (name) => tokens.has(name));
   }
   let hostSet = route.replacedHeaders.has("host");
   if (route.setHeaders.length > 0) {
@@ -164,29 +167,7 @@ function responseHeaders(raw: Buffer[]): string[] {
   }
   if (named !== null) {
     const tokens: Set<string> = named;
-    for (let i = out.length - 2; i >= 0; i -= 2) if (tokens.has((out[i] as string).toLowerCase())) out.splice(i, 2);
-  }
-  return out;
-}
-
-function toObject(list: string[]): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (let i = 0; i < list.length; i += 2) {
-    const name = (list[i] as string).toLowerCase();
-    const value = list[i + 1] as string;
-    const existing = headers[name];
-    if (existing === undefined) headers[name] = value;
-    else headers[name] = Array.isArray(existing) ? [...existing, value] : [String(existing), value];
-  }
-  return headers;
-}
-
-function toList(headers: OutgoingHttpHeaders): string[] {
-  const out: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) out.push(name, String(item));
-    else out.push(name, String(value));
+    removeHeaders(out, (name) => tokens.has(name));
   }
   return out;
 }
@@ -295,16 +276,16 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       return true;
     }
     try {
-      const filtered = onHeaders(status, toObject(headers));
+      const filtered = onHeaders(status, toHeaderObject(headers));
       if (filtered instanceof Promise) {
         filtered.then((result) => {
-          this.#writeHead(result.status, toList(result.headers), undefined);
+          this.#writeHead(result.status, toHeaderList(result.headers), undefined);
           this.#arm();
           resume();
         }, this.#hookFailed);
         return false;
       }
-      this.#writeHead(filtered.status, toList(filtered.headers), undefined);
+      this.#writeHead(filtered.status, toHeaderList(filtered.headers), undefined);
       this.#arm();
     } catch (error) {
       this.#hookFailed(error);
@@ -315,7 +296,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #writeHead(status: number, headers: string[], statusText: string | undefined): void {
     if (this.hooks?.onChunk) {
       // A body filter may change the length: send chunked instead (nginx users clear it by hand).
-      for (let i = headers.length - 2; i >= 0; i -= 2) if ((headers[i] as string).toLowerCase() === "content-length") headers.splice(i, 2);
+      removeHeaders(headers, isContentLength);
     }
     this.route.finishHeaders(status, headers);
     if (statusText) this.res.writeHead(status, statusText, headers);
@@ -455,7 +436,7 @@ export function forward(
   let body: Dispatcher.DispatchOptions["body"] = null;
   if (hooks?.body) {
     body = hooks.body;
-    for (let i = headers.length - 2; i >= 0; i -= 2) if ((headers[i] as string).toLowerCase() === "content-length") headers.splice(i, 2);
+    removeHeaders(headers, isContentLength);
     headers.push("content-length", String(hooks.body.length));
   } else if (contentLength > 0 || chunked) {
     if (route.bodyLimit > 0 && contentLength > route.bodyLimit) {
