@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { FIXTURES, lines, REFERENCE, runCli } from "./cli-helpers.js";
+import { FIXTURES, lines, REFERENCE, runCli } from "../helpers/cli.js";
 
 const bad = (name: string) => path.join(FIXTURES, "bad", name);
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { FIXTURES, REFERENCE, runCli } from "./cli-helpers.js";
+import { FIXTURES, REFERENCE, runCli } from "../helpers/cli.js";
 
 const ROUTES = path.join(FIXTURES, "routes.yaml");
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { configJsonSchema } from "../../src/index.js";
-import { FIXTURES, REFERENCE, ROOT, runCli } from "./cli-helpers.js";
+import { FIXTURES, REFERENCE, ROOT, runCli } from "../helpers/cli.js";
 
 type Schema = {
   type?: string | string[];

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type EchoUpstream, startEchoUpstream } from "../fixtures/echo-upstream.js";
-import { FIXTURES, lines, ROOT, runCli, spawnCli, waitFor } from "./cli-helpers.js";
+import { FIXTURES, lines, ROOT, runCli, spawnCli, waitFor } from "../helpers/cli.js";
 
 interface LogLine {
   level: number;
