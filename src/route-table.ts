@@ -580,7 +580,13 @@ function compileReturn(
   }
   if (!template) {
     const body = status >= 300 && status !== 304 ? Buffer.from(statusPage(status)) : Buffer.alloc(0);
-    const headers: OutgoingHttpHeaders = body.length > 0 ? { "Content-Type": "text/html", "Content-Length": String(body.length) } : { "Content-Length": "0" };
+    // RFC 9110 8.6: a 204 (or 304) carries no Content-Length.
+    const headers: OutgoingHttpHeaders =
+      body.length > 0
+        ? { "Content-Type": "text/html", "Content-Length": String(body.length) }
+        : status === 204 || status === 304
+          ? {}
+          : { "Content-Length": "0" };
     return { render: () => ({ status, headers, body }), needsVars: false };
   }
   if (template.isConstant) {

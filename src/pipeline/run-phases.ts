@@ -132,22 +132,37 @@ async function send(loc: PhasedLocation, ctx: RequestContext, res: ServerRespons
   const { status, headers } = ctx.response;
   const filters = loc.chains.bodyFilter;
   let body = own.body;
-  if (filters.length > 0) delete headers["content-length"];
-  if (Buffer.isBuffer(body) && filters.length > 0) body = await filterChunk(filters, ctx, body, true);
-  if (Buffer.isBuffer(body) || body === null) headers["content-length"] ??= String(body?.length ?? 0);
+  if (filters.length > 0) {
+    delete headers["content-length"];
+    if (!(body instanceof Readable)) body = await filterChunk(filters, ctx, body, true);
+  }
   const list = toHeaderList(headers);
-  loc.finishHeaders(status, list);
-  res.writeHead(status, list);
-  if (body === null || Buffer.isBuffer(body)) {
+  if (!(body instanceof Readable)) {
+    // RFC 9110 8.6: no Content-Length on a 204 (nor a made-up one on a 304).
+    if (headers["content-length"] === undefined && status !== 204 && status !== 304) list.push("content-length", String(body?.length ?? 0));
+    loc.finishHeaders(status, list);
+    res.writeHead(status, list);
     res.end(body ?? undefined);
     return;
   }
+  loc.finishHeaders(status, list);
+  // The head waits for the first bytes, so that a body filter that throws on the first chunk still gets a clean 500.
+  let headSent = false;
+  const sendHead = () => {
+    if (headSent) return;
+    headSent = true;
+    res.writeHead(status, list);
+  };
   for await (const chunk of body) {
     const out = filters.length > 0 ? await filterChunk(filters, ctx, Buffer.from(chunk as Uint8Array), false) : (chunk as Buffer);
-    if (out && out.length > 0 && !res.write(out)) await new Promise((resolve) => res.once("drain", resolve));
+    if (out && out.length > 0) {
+      sendHead();
+      if (!res.write(out)) await new Promise((resolve) => res.once("drain", resolve));
+    }
     if (res.destroyed) return;
   }
   const last = filters.length > 0 ? await filterChunk(filters, ctx, null, true) : null;
+  sendHead();
   res.end(last ?? undefined);
 }
 

@@ -181,6 +181,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #started = false;
   #tried: Set<UpstreamServer> | null = null;
   #hookError = false;
+  /** Status and headers waiting for the first body-filtered bytes (see #writeHead). */
+  #head: { status: number; headers: string[] } | null = null;
   /** Sub-second proxyReadTimeout, kept on a native timer (0: undici's own timeouts suffice). */
   readonly #headersTimeout: number;
   readonly #bodyTimeout: number;
@@ -294,13 +296,24 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   #writeHead(status: number, headers: string[], statusText: string | undefined): void {
+    this.route.finishHeaders(status, headers);
     if (this.hooks?.onChunk) {
       // A body filter may change the length: send chunked instead (nginx users clear it by hand).
       removeHeaders(headers, isContentLength);
+      // Held until the first filtered bytes go out, so that a filter that throws on the first
+      // chunk still gets a clean 500 instead of a cut connection.
+      this.#head = { status, headers };
+      return;
     }
-    this.route.finishHeaders(status, headers);
     if (statusText) this.res.writeHead(status, statusText, headers);
     else this.res.writeHead(status, headers);
+  }
+
+  #flushHead(): void {
+    const head = this.#head;
+    if (head === null) return;
+    this.#head = null;
+    this.res.writeHead(head.status, head.headers);
   }
 
   onData(chunk: Buffer): boolean {
@@ -318,6 +331,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       if (filtered instanceof Promise) {
         this.#disarm();
         filtered.then((out) => {
+          if (out && out.length > 0) this.#flushHead();
           if (out && !this.res.write(out)) this.res.once("drain", this.#onResume);
           else this.#onResume();
         }, this.#hookFailed);
@@ -325,6 +339,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       }
       if (filtered === null || filtered.length === 0) return true;
       chunk = filtered;
+      this.#flushHead();
     }
     if (this.res.write(chunk)) return true;
     this.#disarm();
@@ -342,8 +357,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.#hookError) return;
     try {
       const last = onChunk(null, true);
-      if (last instanceof Promise) last.then((out) => this.res.end(out ?? undefined), this.#hookFailed);
-      else this.res.end(last ?? undefined);
+      if (last instanceof Promise) {
+        last.then((out) => {
+          this.#flushHead();
+          this.res.end(out ?? undefined);
+        }, this.#hookFailed);
+      } else {
+        this.#flushHead();
+        this.res.end(last ?? undefined);
+      }
     } catch (error) {
       this.#hookFailed(error);
     }

@@ -234,23 +234,32 @@ test("a hook that throws gives a 500 and a log line naming it, in every phase; t
     "/content": { content: boom },
     "/header": { proxyPass: upstream.origin, headerFilter: boom },
     "/body": { proxyPass: upstream.origin, bodyFilter: boom },
+    "/body-stream": { content: () => new Response("streamed"), bodyFilter: boom },
+    "/body-late": {
+      proxyPass: upstream.origin,
+      bodyFilter: (ctx: BodyFilterContext) => {
+        if (ctx.eof) throw new Error("late boom");
+      },
+    },
     "/log": { return: "200 'ok'", log: boom },
     "/fine": { return: "200 'fine'" },
   });
-  for (const phase of ["rewrite", "access", "content", "header", "body"]) {
-    if (phase === "body") {
-      // The headers went out before the first chunk reached the filter: the only honest answer left is to cut the connection.
-      await assert.rejects(gw.inject({ url: `/${phase}` }), /destroyed/);
-    } else {
-      const res = await gw.inject({ url: `/${phase}` });
-      assert.equal(res.status, 500, phase);
-      assert.match(res.json<{ requestId: string }>().requestId, /\S+/);
-    }
+  for (const phase of ["rewrite", "access", "content", "header", "body", "body-stream"]) {
+    // (the status and headers wait for the first body-filtered bytes, so a throw on the first chunk is still a 500)
+    const res = await gw.inject({ url: `/${phase}` });
+    assert.equal(res.status, 500, phase);
+    assert.match(res.json<{ requestId: string }>().requestId, /\S+/);
     const line = lines.find((entry) => entry.code === "PTC_ERR_HOOK_FAILED" && String(entry.location) === `/${phase}`);
     assert.ok(line, `a log line for ${phase}`);
-    assert.match(String(line.hook), new RegExp(`location "/${phase}" ${phase === "header" ? "headerFilter" : phase === "body" ? "bodyFilter" : phase}`));
+    assert.match(
+      String(line.hook),
+      new RegExp(`location "/${phase}" ${phase === "header" ? "headerFilter" : phase.startsWith("body") ? "bodyFilter" : phase}`),
+    );
     assert.equal((line.err as { message: string }).message.includes("boom"), true);
   }
+  // Once filtered bytes went out, the only honest answer left is to cut the connection.
+  await assert.rejects(gw.inject({ url: "/body-late/drip?n=2&interval=5" }), /destroyed/);
+  assert.ok(lines.some((entry) => entry.code === "PTC_ERR_HOOK_FAILED" && String(entry.hook).includes('"/body-late" bodyFilter')));
   const log = await gw.inject({ url: "/log" });
   assert.equal(log.status, 200, "a throwing log hook cannot change a response already sent");
   for (let i = 0; i < 50 && !lines.some((entry) => String(entry.hook).includes('"/log" log')); i++) await new Promise((r) => setTimeout(r, 10));

@@ -71,6 +71,7 @@ test("a bare code answers with a status page; addHeader only with always on a 4x
   assert.equal(gone.headers["x-always"], "yes");
   const empty = await gw.inject({ url: "/empty" });
   assert.equal(empty.status, 204);
+  assert.equal(empty.headers["content-length"], undefined, "RFC 9110 8.6: no Content-Length on a 204");
   assert.equal(empty.body, "");
 });
 
