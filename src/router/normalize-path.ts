@@ -36,8 +36,9 @@ let scratch = Buffer.allocUnsafe(1024);
 /**
  * Turns the raw request path into nginx's `$uri`: %XX decoded once (%2F and
  * %2E included), "." and ".." segments resolved, repeated slashes merged
- * (merge_slashes on), the bytes read as UTF-8 (invalid sequences become
- * U+FFFD). A raw "#" or "?" ends the path, as in nginx.
+ * (merge_slashes on), the bytes read as UTF-8 (bytes of invalid sequences
+ * become U+DC80–U+DCFF, see decodePathBytes). A raw "#" or "?" ends the path,
+ * as in nginx.
  *
  * Returns null where nginx answers 400: no leading "/", a climb above "/",
  * a malformed %XX, a decoded NUL, or a raw control char, space or DEL.
@@ -212,7 +213,46 @@ function normalizeComplex(raw: string): string | null {
       if (u < 0) return null;
     }
   }
-  return out.toString("utf8", 0, u);
+  const text = out.toString("utf8", 0, u);
+  // U+FFFD means invalid UTF-8 (or a real U+FFFD): decode again keeping every byte.
+  return text.includes("\uFFFD") ? decodePathBytes(out.subarray(0, u)) : text;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * UTF-8 bytes as a string, where each byte that is not part of valid UTF-8 becomes a lone
+ * surrogate U+DC80–U+DCFF (Python's "surrogateescape"): such a path matches no location written
+ * in the config, and escapeUri turns it back into the very bytes nginx would send upstream.
+ */
+export function decodePathBytes(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    let out = "";
+    let i = 0;
+    while (i < bytes.length) {
+      const b = bytes[i] as number;
+      const size = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+      if (size === 1) {
+        out += String.fromCharCode(b);
+        i++;
+        continue;
+      }
+      if (size > 0 && i + size <= bytes.length) {
+        try {
+          out += strictUtf8.decode(bytes.subarray(i, i + size));
+          i += size;
+          continue;
+        } catch {
+          // not a whole sequence: escape this byte alone
+        }
+      }
+      out += String.fromCharCode(0xdc00 + b);
+      i++;
+    }
+    return out;
+  }
 }
 
 // The output ends in "<segment>/.."; returns the length that keeps everything
@@ -277,8 +317,11 @@ export function escapeUri(path: string): string {
       if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
         c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
         i++;
+      } else if (c >= 0xdc80 && c <= 0xdcff) {
+        out += pct(c - 0xdc00); // a byte decodePathBytes kept (invalid UTF-8): the same byte again
+        continue;
       } else {
-        c = 0xfffd; // a lone surrogate, encoded as TextEncoder does
+        c = 0xfffd; // any other lone surrogate, encoded as TextEncoder does
       }
     }
     if (c < 0x800) {

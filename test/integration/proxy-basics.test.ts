@@ -55,6 +55,8 @@ test("proxyPass with a URI part passes the normalised path, re-escaped as nginx 
     ["/q/%41%7E-%2e", "/up/A~-."],
     ["/q/a%3Fb%23c%25d", "/up/a%3Fb%23c%25d"],
     ["/q/%C3%A9t%C3%A9", "/up/%C3%A9t%C3%A9"],
+    // Bytes that are not UTF-8 go upstream as they came, as with nginx (which never decodes UTF-8).
+    ["/q/%E9t%FF", "/up/%E9t%FF"],
     // Without a "%" in the path nginx sends the normalised bytes as they are.
     ["/q/x//y/./z/../w?k=v", "/up/x/y/w?k=v"],
     ["/q/a+b", "/up/a+b"],

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { escapeUri, needsEscapeForProxy, normalizePath } from "../../../src/router/normalize-path.js";
+import { decodePathBytes, escapeUri, needsEscapeForProxy, normalizePath } from "../../../src/router/normalize-path.js";
 
 describe("normalizePath", () => {
   const cases: Array<[string, string | null]> = [
@@ -83,7 +83,10 @@ describe("normalizePath", () => {
     // UTF-8
     ["/%E2%82%AC", "/€"],
     ["/%F0%9F%98%80", "/😀"],
-    ["/%FF", "/\uFFFD"],
+    ["/%FF", "/\uDCFF"], // invalid UTF-8: the byte is kept (surrogateescape), not replaced
+    ["/%EF%BF%BD", "/\uFFFD"], // a real U+FFFD stays one
+    ["/%C3%A9%E9", "/é\uDCE9"],
+    ["/%E2%82", "/\uDCE2\uDC82"], // a sequence cut short
     ["/\xC3\xA9", "/é"], // raw bytes, as Node's parser gives them (latin1)
     ["/a/\xC3\xA9/../b", "/a/b"],
     ["/€", null], // a char above 0xFF cannot come from the wire
@@ -176,10 +179,16 @@ function reference(raw: string): string | null {
   const last = parts[parts.length - 1];
   const trailing = last === "" || last === "." || last === "..";
   const joined = `/${out.join("/")}${trailing && out.length > 0 ? "/" : ""}`;
-  return Buffer.from(joined, "latin1").toString("utf8");
+  return decodePathBytes(Buffer.from(joined, "latin1"));
 }
 
 describe("escapeUri", () => {
+  it("gives back the bytes of invalid UTF-8 that normalizePath kept", () => {
+    assert.equal(escapeUri(normalizePath("/q/%E9") as string), "/q/%E9");
+    assert.equal(escapeUri(normalizePath("/%C3%A9%FF/x") as string), "/%C3%A9%FF/x");
+    assert.equal(decodePathBytes(Buffer.from([0x2f, 0xe2, 0x82])), "/\uDCE2\uDC82");
+  });
+
   it("escapes exactly nginx's NGX_ESCAPE_URI set in ASCII", () => {
     const escaped = new Set([...' "#%<>?\\^`{|}\x7f'].map((c) => c.charCodeAt(0)));
     for (let c = 0; c < 0x20; c++) escaped.add(c);
