@@ -343,6 +343,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           recommended: inherit(loc, "recommendedProxySettings") === true,
           connectTimeout: parseTime(inherit(loc, "proxyConnectTimeout")),
           readTimeout: parseTime(inherit(loc, "proxyReadTimeout")),
+          sendTimeout: parseTime(inherit(loc, "proxySendTimeout")),
           error,
           warn,
         });
@@ -620,6 +621,7 @@ interface ProxyCompileContext {
   recommended: boolean;
   connectTimeout: number;
   readTimeout: number;
+  sendTimeout: number;
   error: (field: FieldPath, message: string, at?: "key" | "value") => void;
   warn: (field: FieldPath, message: string, at?: "key" | "value") => void;
 }
@@ -700,6 +702,7 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
     setHeadersNeedVars: needsVars,
     headersTimeout: c.readTimeout,
     bodyTimeout: c.readTimeout,
+    sendTimeout: c.sendTimeout,
     bodyLimit: c.bodyLimit,
     logger: c.logger,
     finishHeaders: c.finishHeaders,

@@ -29,6 +29,8 @@ export interface ProxyRoute {
   setHeadersNeedVars: boolean;
   headersTimeout: number;
   bodyTimeout: number;
+  /** nginx proxy_send_timeout: longest time the upstream may leave the request body unread. */
+  sendTimeout: number;
   bodyLimit: number;
   logger: Logger;
   /** Adds addHeader and Server to the response header list, by status. */
@@ -71,6 +73,7 @@ function errorCode(error: unknown): ErrorCode {
     return "PTC_ERR_UPSTREAM_TIMEOUT";
   }
   if (code === "PTC_ERR_REQUEST_BODY_TOO_LARGE") return "PTC_ERR_REQUEST_BODY_TOO_LARGE";
+  if (code === SEND_TIMEOUT) return "PTC_ERR_UPSTREAM_TIMEOUT";
   if (code === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH") return "PTC_ERR_REQUEST_MALFORMED";
   return "PTC_ERR_UPSTREAM_UNAVAILABLE";
 }
@@ -94,6 +97,39 @@ function isPrecise(timeout: number): boolean {
 }
 
 const isContentLength = (name: string) => name === "content-length";
+
+const SEND_TIMEOUT = "PTC_UPSTREAM_SEND_TIMEOUT";
+
+class SendTimeout extends Error {
+  readonly code = SEND_TIMEOUT;
+}
+
+/**
+ * nginx's proxy_send_timeout: the time between two writes of the body to the upstream. undici
+ * pauses the body stream while the upstream socket is full and resumes it on drain, so a pause
+ * that lasts longer than `timeout` is an upstream that stopped reading (a slow client, who merely
+ * sends nothing, never pauses the stream).
+ */
+function watchSend(body: NodeJS.ReadableStream, timeout: number, onTimeout: () => void): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  const clear = () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+  };
+  const arm = () => {
+    clear();
+    timer = setTimeout(onTimeout, timeout);
+  };
+  body.on("pause", arm);
+  body.on("resume", clear);
+  body.once("end", clear);
+  body.once("close", clear);
+  // Stops watching once the exchange is over (the upstream may answer before reading it all).
+  return () => {
+    clear();
+    body.off("pause", arm);
+  };
+}
 
 class BodyTooLarge extends Error {
   readonly code = "PTC_ERR_REQUEST_BODY_TOO_LARGE";
@@ -181,6 +217,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #started = false;
   #tried: Set<UpstreamServer> | null = null;
   #hookError = false;
+  #stopSendWatch: (() => void) | null = null;
   /** Status and headers waiting for the first body-filtered bytes (see #writeHead). */
   #head: { status: number; headers: string[] } | null = null;
   /** Sub-second proxyReadTimeout, kept on a native timer (0: undici's own timeouts suffice). */
@@ -225,6 +262,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   dispatch(options: Dispatcher.DispatchOptions, stream: NodeJS.ReadableStream | null): void {
     this.options = options;
     this.#streamed = stream !== null;
+    if (stream && this.route.sendTimeout > 0) {
+      this.#stopSendWatch = watchSend(stream, this.route.sendTimeout, () => this.#abort?.(new SendTimeout("the upstream stopped reading the request body")));
+    }
     if (stream && this.#headersTimeout > 0) {
       stream.once("end", () => {
         if (!this.#started) this.#arm();
@@ -349,6 +389,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#disarm();
+    this.#stopSendWatch?.();
     const onChunk = this.hooks?.onChunk;
     if (!onChunk) {
       this.res.end();
@@ -373,8 +414,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     this.#disarm();
+    if (!this.#clientGone && !this.#hookError && !this.#connected && this.#tryNext(error)) return;
+    this.#stopSendWatch?.();
     if (this.#clientGone || this.#hookError) return;
-    if (!this.#connected && this.#tryNext(error)) return;
     this.#fail(error);
   }
 

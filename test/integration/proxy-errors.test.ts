@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { request as httpRequest, type IncomingMessage } from "node:http";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { startBlackhole } from "../helpers/blackhole.js";
 import { closedPort, errorBody, type HttpResult, request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
@@ -191,4 +192,66 @@ test("a client that hangs up before the upstream answered makes the gateway abor
   req.destroy();
   await aborted;
   assert.equal((await request(`${url}/anything`)).status, 200);
+});
+
+test('proxySendTimeout "300ms": an upstream that stops reading the request body gives 504; a slow client does not', BOUNDED, async (t) => {
+  // An upstream that accepts and never reads: once the socket buffers are full, undici pauses the body.
+  const sockets = new Set<Socket>();
+  const deaf = createServer((socket) => {
+    sockets.add(socket);
+    socket.pause();
+  });
+  await new Promise<void>((resolve) => deaf.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    deaf.close();
+  });
+  const deafPort = (deaf.address() as AddressInfo).port;
+  const up = await startEcho(t);
+  const { url } = await startGateway(
+    t,
+    singleHost({
+      "/deaf/": { proxyPass: `http://127.0.0.1:${deafPort}/`, proxySendTimeout: "300ms", clientMaxBodySize: 0 },
+      "/slow/": { proxyPass: `${up.origin}/`, proxySendTimeout: "300ms" },
+    }),
+  );
+
+  // 64 MiB offered as fast as the gateway takes it: far more than the loopback buffers hold.
+  const started = Date.now();
+  const res = await new Promise<HttpResult | "cut">((resolve) => {
+    const req = httpRequest(`${url}/deaf/count`, { method: "POST", headers: { "content-length": String(64 * 1024 * 1024) } }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, text: Buffer.concat(chunks).toString() } as HttpResult));
+    });
+    req.on("error", () => resolve("cut"));
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    let left = 1024;
+    const pump = () => {
+      while (left > 0) {
+        left--;
+        if (!req.write(chunk)) {
+          req.once("drain", pump);
+          return;
+        }
+      }
+      req.end();
+    };
+    pump();
+  });
+  assert.notEqual(res, "cut", "the client gets an answer, not a reset");
+  assertGatewayError(res as HttpResult, 504, "Gateway Timeout");
+  assert.ok(Date.now() - started < 5_000, "within a bound, not at the 60 s default");
+
+  // A client that pauses longer than the send timeout between two chunks is not the upstream's fault.
+  const slow = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(`${url}/slow/count`, { method: "POST", headers: { "content-length": "10" } }, (incoming) => {
+      incoming.resume();
+      incoming.on("end", () => resolve(incoming.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.write("hello");
+    setTimeout(() => req.end("world"), 600);
+  });
+  assert.equal(slow, 200);
 });
