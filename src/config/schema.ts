@@ -161,8 +161,6 @@ export function buildConfigSchema(plugins: readonly AnyPlugin[] = []) {
   });
 }
 
-export const ConfigSchema = buildConfigSchema();
-
 /** Per-plugin config types; plugins add themselves here by declaration merging. */
 // biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface PluginConfigMap {}

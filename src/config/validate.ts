@@ -179,11 +179,6 @@ function compareOrder(a: readonly number[], b: readonly number[]): number {
   return a.length - b.length;
 }
 
-export interface ValidatedConfig<T> {
-  config: T;
-  source: ConfigSource;
-}
-
 /** Replaces env references, then validates; throws ConfigError listing every problem found. */
 export function validateConfig(source: ConfigSource, plugins: readonly AnyPlugin[], env: NodeJS.ProcessEnv = process.env) {
   const issues: ConfigIssue[] = [];
