@@ -14,7 +14,6 @@ export const ERRORS = {
   PTC_ERR_REQUEST_MALFORMED: { status: 400, message: "Bad Request" },
   PTC_ERR_REQUEST_HEADERS_TOO_LARGE: { status: 431, message: "Request Header Fields Too Large" },
   PTC_ERR_REQUEST_BODY_TOO_LARGE: { status: 413, message: "Content Too Large" },
-  PTC_ERR_ROUTE_NOT_FOUND: { status: 404, message: "Not Found" },
   PTC_ERR_HOOK_FAILED: { status: 500, message: "Internal Server Error" },
   PTC_ERR_UPSTREAM_UNAVAILABLE: { status: 502, message: "Bad Gateway" },
   PTC_ERR_UPSTREAM_TIMEOUT: { status: 504, message: "Gateway Timeout" },
