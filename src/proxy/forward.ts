@@ -149,45 +149,49 @@ function limitBody(req: IncomingMessage, limit: number): Transform {
   return req.pipe(guard);
 }
 
+/** The request headers for the upstream, and what the proxy needs to know of the body. */
+interface UpstreamRequestHeaders {
+  headers: string[];
+  contentLength: number;
+  chunked: boolean;
+  /** Names listed in the client's Connection headers (RFC 9110 7.6.1: not forwarded). */
+  named: Set<string> | null;
+}
+
+function addRequestHeader(state: UpstreamRequestHeaders, route: ProxyRoute, name: string, value: string): void {
+  const lower = name.toLowerCase();
+  if (lower === "content-length") state.contentLength = Number(value);
+  else if (lower === "transfer-encoding") state.chunked = true;
+  else if (lower === "connection") state.named = connectionTokens(value, state.named);
+  if (dropRequestHeader(lower) || route.replacedHeaders.has(lower)) return;
+  state.headers.push(name, value);
+}
+
 /** Builds the upstream header list from the client's raw headers (or the hook-edited object). */
-function requestHeaders(req: IncomingMessage, route: ProxyRoute, hooks: ProxyHooks | null, variables: VariableSource | null) {
-  const out: string[] = [];
-  let contentLength = -1;
-  let chunked = false;
-  let named: Set<string> | null = null;
-  const consider = (name: string, value: string) => {
-    const lower = name.toLowerCase();
-    if (lower === "content-length") contentLength = Number(value);
-    else if (lower === "transfer-encoding") chunked = true;
-    else if (lower === "connection") named = connectionTokens(value, named);
-    if (dropRequestHeader(lower) || route.replacedHeaders.has(lower)) return;
-    out.push(name, value);
-  };
+function requestHeaders(req: IncomingMessage, route: ProxyRoute, hooks: ProxyHooks | null, variables: VariableSource | null): UpstreamRequestHeaders {
+  const state: UpstreamRequestHeaders = { headers: [], contentLength: -1, chunked: false, named: null };
   if (hooks?.headers) {
     for (const [name, value] of Object.entries(hooks.headers)) {
       if (value === undefined) continue;
-      if (Array.isArray(value)) for (const item of value) consider(name, item);
-      else consider(name, value);
+      if (Array.isArray(value)) for (const item of value) addRequestHeader(state, route, name, item);
+      else addRequestHeader(state, route, name, value);
     }
   } else {
     const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) consider(raw[i] as string, raw[i + 1] as string);
+    for (let i = 0; i < raw.length; i += 2) addRequestHeader(state, route, raw[i] as string, raw[i + 1] as string);
   }
-  if (named !== null) {
-    const tokens: Set<string> = named;
-    removeHeaders(out, (name) => tokens.has(name));
-  }
+  const out = state.headers;
+  const tokens = state.named;
+  if (tokens !== null) removeHeaders(out, (name) => tokens.has(name));
   let hostSet = route.replacedHeaders.has("host");
-  if (route.setHeaders.length > 0) {
-    for (const [name, template] of route.setHeaders) {
-      // Constant templates ignore their argument; the caller builds variables when any needs them.
-      const value = template(variables as VariableSource);
-      if (value !== "") out.push(name, value);
-      else if (name.toLowerCase() === "host") hostSet = false;
-    }
+  for (const [name, template] of route.setHeaders) {
+    // Constant templates ignore their argument; the caller builds variables when any needs them.
+    const value = template(variables as VariableSource);
+    if (value !== "") out.push(name, value);
+    else if (name.toLowerCase() === "host") hostSet = false;
   }
   if (!hostSet) out.push("host", route.spec.proxyHost);
-  return { headers: out, contentLength, chunked };
+  return state;
 }
 
 /** Copies the upstream's raw headers for the client, dropping hop-by-hop, Server and Date. */
