@@ -135,6 +135,76 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** What the engine knows of a request when it builds its context. */
+export interface ContextInit {
+  path: string;
+  rawQuery: string;
+  ip: string;
+  vars: Readonly<Record<string, unknown>>;
+  location: LocationInfo;
+  virtualHost: VirtualHostInfo;
+  requestId: string;
+  bodyLimit: number;
+}
+
+/** `ctx.request`: its methods live on the prototype, so a request allocates only this object. */
+class RequestState implements RequestView {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly ip: string;
+  readonly #ctx: RequestContext;
+  readonly #rawQuery: string;
+  readonly #bodyLimit: number;
+  #path: string;
+  #query: URLSearchParams | undefined;
+
+  constructor(ctx: RequestContext, req: IncomingMessage, init: ContextInit) {
+    this.method = req.method ?? "GET";
+    this.url = req.url ?? "/";
+    this.headers = req.headers;
+    this.ip = init.ip;
+    this.#ctx = ctx;
+    this.#rawQuery = init.rawQuery;
+    this.#bodyLimit = init.bodyLimit;
+    this.#path = init.path;
+  }
+
+  get path(): string {
+    return this.#path;
+  }
+
+  set path(value: string) {
+    if (typeof value !== "string" || !value.startsWith("/")) throw new TypeError(`ctx.request.path must start with "/", got ${JSON.stringify(value)}`);
+    this.#path = value;
+    this.#ctx.pathChanged = true;
+  }
+
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.#rawQuery);
+    return this.#query;
+  }
+
+  async #read(): Promise<Buffer> {
+    const ctx = this.#ctx;
+    ctx.body ??= await readBody(ctx.req, this.#bodyLimit);
+    return ctx.body;
+  }
+
+  async text(): Promise<string> {
+    return (await this.#read()).toString("utf8");
+  }
+
+  async json<T = unknown>(): Promise<T> {
+    return JSON.parse((await this.#read()).toString("utf8")) as T;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const buf = await this.#read();
+    return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+  }
+}
+
 /** Mutable state of one request behind the Context interface. */
 export class RequestContext implements EngineContext {
   readonly request: RequestView;
@@ -150,58 +220,15 @@ export class RequestContext implements EngineContext {
   body: Buffer | null = null;
   /** Set when a rewrite hook changed request.path. */
   pathChanged = false;
-
   readonly req: IncomingMessage;
 
-  constructor(
-    req: IncomingMessage,
-    init: {
-      path: string;
-      rawQuery: string;
-      ip: string;
-      vars: Readonly<Record<string, unknown>>;
-      location: LocationInfo;
-      virtualHost: VirtualHostInfo;
-      requestId: string;
-      bodyLimit: number;
-    },
-  ) {
+  constructor(req: IncomingMessage, init: ContextInit) {
     this.req = req;
     this.vars = init.vars;
     this.location = init.location;
     this.virtualHost = init.virtualHost;
     this.requestId = init.requestId;
-    const ctx = this;
-    let path = init.path;
-    let query: URLSearchParams | undefined;
-    const readOnce = async (): Promise<Buffer> => {
-      ctx.body ??= await readBody(req, init.bodyLimit);
-      return ctx.body;
-    };
-    this.request = {
-      method: req.method ?? "GET",
-      url: req.url ?? "/",
-      get path() {
-        return path;
-      },
-      set path(value: string) {
-        if (typeof value !== "string" || !value.startsWith("/")) throw new TypeError(`ctx.request.path must start with "/", got ${JSON.stringify(value)}`);
-        path = value;
-        ctx.pathChanged = true;
-      },
-      get query() {
-        query ??= new URLSearchParams(init.rawQuery);
-        return query;
-      },
-      headers: req.headers,
-      ip: init.ip,
-      text: async () => (await readOnce()).toString("utf8"),
-      json: async <T>() => JSON.parse((await readOnce()).toString("utf8")) as T,
-      arrayBuffer: async () => {
-        const buf = await readOnce();
-        return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-      },
-    };
+    this.request = new RequestState(this, req, init);
   }
 
   exit(status: number, body?: unknown, headers?: OutgoingHttpHeaders): Exit {
