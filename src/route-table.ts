@@ -17,7 +17,7 @@ import { HookLoadError, loadHook } from "./pipeline/hooks.js";
 import type { AnyPlugin } from "./pipeline/plugin.js";
 import { nextRequestId, SERVER_NAME, sendError, statusPage } from "./pipeline/respond.js";
 import { type CompiledHook, type PhaseChains, type PhasedLocation, type ReturnRenderer, runPhases } from "./pipeline/run-phases.js";
-import { compileTemplate, type Template, TemplateError, VARIABLE_NAMES, type VariableSource } from "./pipeline/variables.js";
+import { compileTemplate, redirectBase, type Template, TemplateError, VARIABLE_NAMES, type VariableSource } from "./pipeline/variables.js";
 import { forward, type ProxyRoute, type RequestTarget } from "./proxy/forward.js";
 import { rawHeader } from "./proxy/hop-headers.js";
 import { type ProxyPassSpec, parseProxyPass, upstreamPath } from "./proxy/proxy-pass.js";
@@ -577,6 +577,16 @@ function compileReturn(
     if (!template) throw new Error(`return ${status} needs a URL: "${status} https://example.com$request_uri"`);
     const body = Buffer.from(statusPage(status));
     const headers = (location: string): OutgoingHttpHeaders => ({ "Content-Type": "text/html", "Content-Length": String(body.length), Location: location });
+    if (template.text.startsWith("/")) {
+      // A relative target is made absolute, as nginx's absolute_redirect does by default.
+      return {
+        render: (source) => {
+          const s = source as VariableSource;
+          return { status, headers: headers(redirectBase(s.scheme, s.host, s.req) + template(s)), body };
+        },
+        needsVars: true,
+      };
+    }
     return { render: (source) => ({ status, headers: headers(template(source as VariableSource)), body }), needsVars: !template.isConstant };
   }
   if (!template) {
@@ -793,7 +803,7 @@ function createTable(parts: TableParts): RouteTable {
         "Server",
         SERVER_NAME,
         "Location",
-        found.redirectTo + (split.rawQuery ? `?${split.rawQuery}` : ""),
+        redirectBase("http", host || vhost.names[0] || "localhost", req) + found.redirectTo + (split.rawQuery ? `?${split.rawQuery}` : ""),
         "Content-Type",
         "text/html",
         "Content-Length",

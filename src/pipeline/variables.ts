@@ -60,6 +60,17 @@ const BUILTIN: Record<string, (source: VariableSource) => string> = {
   },
 };
 
+/**
+ * nginx's absolute_redirect (on by default): a relative redirect becomes scheme://host[:port],
+ * with the host from the request (server_name_in_redirect off) and the port the request came in
+ * on unless it is the scheme's default (port_in_redirect on).
+ */
+export function redirectBase(scheme: "http" | "https", host: string, req: IncomingMessage): string {
+  const port = req.socket?.localPort;
+  const showPort = port !== undefined && port !== (scheme === "https" ? 443 : 80);
+  return `${scheme}://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}${showPort ? `:${port}` : ""}`;
+}
+
 /** Names a template may use, for "did you mean" in config errors. */
 export const VARIABLE_NAMES = Object.keys(BUILTIN);
 

@@ -24,6 +24,7 @@ before(async () => {
             "/typed": { return: "200 '{\"ok\":true}'", defaultType: "application/json" },
             "/moved": { return: "301 https://$host$request_uri", addHeader: { "X-Why": "moved" } },
             "/found": { return: "https://example.com/new" },
+            "/relative": { return: "301 /moved/$arg_to" },
             "/gone": { return: 410, addHeader: { "X-Plain": "no", "X-Always": "yes always" } },
             "/empty": { return: "204" },
             "/vars": { return: "200 '$region $uri $arg_q $request_method'" },
@@ -57,6 +58,10 @@ test("redirects: Location with variables, an nginx-style page, addHeader on 3xx"
   assert.equal(moved.headers.location, "https://example.com/moved/a?b=1");
   assert.equal(moved.headers["x-why"], "moved");
   assert.match(moved.body, /<title>301 Moved Permanently<\/title>/);
+  // A relative target is made absolute, as nginx's absolute_redirect does: host from the request, port it came in on.
+  const relative = await fetch(`${base}/relative?to=here`, { redirect: "manual" });
+  assert.equal(relative.status, 301);
+  assert.equal(relative.headers.get("location"), `${base}/moved/here`);
   const found = await gw.inject({ url: "/found" });
   assert.equal(found.status, 302);
   assert.equal(found.headers.location, "https://example.com/new");
