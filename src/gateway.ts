@@ -201,9 +201,12 @@ export class Gateway {
     const previous = this.#table;
     this.#table = table;
     this.#input = input;
-    await this.#pools.retainOnly(table.poolKeys);
-    // Plugin state of the old table may still serve requests in flight: close it once they are done.
-    setTimeout(() => void previous.close(), table.server.shutdownTimeout).unref();
+    // Requests that started on the old table may still be on their way to an upstream or a plugin
+    // the new one dropped (an async hook in between): those close once requests had shutdownTimeout.
+    setTimeout(() => {
+      void this.#pools.retainOnly(this.#table.poolKeys);
+      void previous.close();
+    }, table.server.shutdownTimeout).unref();
     return { warnings: table.warnings };
   }
 

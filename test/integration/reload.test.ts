@@ -120,3 +120,51 @@ test("a bad config is refused with its errors; the running one keeps serving", a
   }
   assert.equal(gw.addresses().length, 1, "the failed listener was not added");
 });
+
+test("a request held in a hook across a reload that drops its upstream still reaches it", async (t) => {
+  const upstream = await startEchoUpstream();
+  t.after(() => upstream.close());
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let arrived: () => void = () => undefined;
+  const inHook = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  const { logger } = captureLogs();
+  const gw = await createGateway(
+    {
+      listen: "127.0.0.1:0",
+      shutdownTimeout: "2s",
+      virtualHosts: {
+        localhost: {
+          locations: {
+            "/old/": {
+              proxyPass: `${upstream.origin}/anything/`,
+              access: async () => {
+                arrived();
+                await held;
+              },
+            },
+          },
+        },
+      },
+    },
+    { logger },
+  );
+  const [address] = await gw.listen();
+  assert.ok(address);
+  t.after(() => gw.close());
+
+  const pending = request(`${address.url}/old/x`);
+  await inHook;
+  // The new config no longer knows this upstream.
+  await gw.reload({ listen: "127.0.0.1:0", virtualHosts: { localhost: { locations: { "/": { return: "200 'new'" } } } } });
+  release();
+  const res = await pending;
+  assert.equal(res.statusCode, 200, "the held request was not cut by the reload");
+  assert.equal((await res.body.json()) instanceof Object, true);
+  assert.equal(upstream.seen.at(-1)?.url, "/anything/x");
+  assert.equal(await (await request(`${address.url}/old/x`)).body.text(), "new");
+});
