@@ -230,57 +230,42 @@ export function jsonSyntaxError(text: string): { offset: number; message: string
     i++;
   };
   const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  /** An object's or array's members, separated by commas, up to `close` (a trailing comma is an error). */
+  const members = (close: "}" | "]", item: () => void): void => {
+    i++;
+    space();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      item();
+      space();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      if (text[i] !== ",") unexpected(`"," or "${close}"`);
+      const comma = i;
+      i++;
+      space();
+      if (text[i] === close) fail(`trailing comma: JSON does not allow one before ${close}`, comma);
+    }
+  };
+  const member = (): void => {
+    space();
+    if (text[i] !== '"') unexpected('a "quoted" key');
+    string();
+    space();
+    if (text[i] !== ":") unexpected('":" after the key');
+    i++;
+    value();
+  };
   const value = (): void => {
     space();
     const c = text[i];
-    if (c === "{") {
-      i++;
-      space();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        space();
-        if (text[i] !== '"') unexpected('a "quoted" key');
-        string();
-        space();
-        if (text[i] !== ":") unexpected('":" after the key');
-        i++;
-        value();
-        space();
-        if (text[i] === "}") {
-          i++;
-          return;
-        }
-        if (text[i] !== ",") unexpected('"," or "}"');
-        const comma = i;
-        i++;
-        space();
-        if (text[i] === "}") fail("trailing comma: JSON does not allow one before }", comma);
-      }
-    }
-    if (c === "[") {
-      i++;
-      space();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        space();
-        if (text[i] === "]") {
-          i++;
-          return;
-        }
-        if (text[i] !== ",") unexpected('"," or "]"');
-        const comma = i;
-        i++;
-        space();
-        if (text[i] === "]") fail("trailing comma: JSON does not allow one before ]", comma);
-      }
-    }
+    if (c === "{") return members("}", member);
+    if (c === "[") return members("]", value);
     if (c === '"') {
       string();
       return;
