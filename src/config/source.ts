@@ -264,8 +264,10 @@ export function jsonSyntaxError(text: string): { offset: number; message: string
   const value = (): void => {
     space();
     const c = text[i];
-    if (c === "{") return members("}", member);
-    if (c === "[") return members("]", value);
+    if (c === "{" || c === "[") {
+      members(c === "{" ? "}" : "]", c === "{" ? member : value);
+      return;
+    }
     if (c === '"') {
       string();
       return;
