@@ -12,8 +12,11 @@ import { validateConfig } from "./config/validate.js";
 import { ConfigError, type ConfigIssue, formatIssue } from "./errors.js";
 import { type AnyPlugin, checkPluginSet } from "./pipeline/plugin.js";
 import { SERVER_NAME, statusPage } from "./pipeline/respond.js";
+import { BUILTIN_PLUGINS } from "./plugins/index.js";
 import { PoolRegistry } from "./proxy/upstreams.js";
 import { compileRouteTable, type ListenAddress, type RouteTable } from "./route-table.js";
+import { RedisConnections } from "./state/redis.js";
+import { SharedState } from "./state/shared-state.js";
 
 export interface GatewayOptions {
   /** Plugins beyond the built-in ones; their config keys become valid at every level. */
@@ -46,26 +49,51 @@ export interface BoundAddress {
   url: string;
 }
 
-/** Built-in plugins: none in the core yet; auth, limits and cache add themselves here. */
-const BUILTIN_PLUGINS: readonly AnyPlugin[] = [];
 
 export type ConfigInput = PorticoConfig | string;
 
-async function loadTable(input: ConfigInput, plugins: readonly AnyPlugin[], pools: PoolRegistry, logger: Logger, env: NodeJS.ProcessEnv): Promise<RouteTable> {
+/** What outlives one config: upstream pools, Redis connections, plugin state. */
+interface Services {
+  pools: PoolRegistry;
+  shared: SharedState;
+  redis: RedisConnections;
+}
+
+function createServices(logger: Logger): Services {
+  return { pools: new PoolRegistry(), shared: new SharedState(), redis: new RedisConnections(logger) };
+}
+
+async function closeServices(services: Services): Promise<void> {
+  await services.pools.closeAll();
+  await services.shared.closeAll();
+  await services.redis.closeAll();
+}
+
+async function loadTable(input: ConfigInput, plugins: readonly AnyPlugin[], services: Services, logger: Logger, env: NodeJS.ProcessEnv): Promise<RouteTable> {
   const source = typeof input === "string" ? await readConfigSource(input) : sourceFromObject(input);
   const { config } = validateConfig(source, plugins, env);
-  return compileRouteTable(config, { source, plugins, pools, logger });
+  const generation = services.shared.beginGeneration();
+  const table = await compileRouteTable(config, { source, plugins, logger, ...services });
+  generations.set(table, generation);
+  return table;
 }
+
+/** The SharedState generation each table was loaded in. */
+const generations = new WeakMap<RouteTable, number>();
 
 /** Validates a config like `nginx -t`: resolves with the warnings, rejects with a ConfigError. */
 export async function checkConfig(input: ConfigInput, options: GatewayOptions = {}): Promise<{ warnings: ConfigIssue[]; table: RouteTable }> {
   const plugins = [...BUILTIN_PLUGINS, ...(options.plugins ?? [])];
   checkPluginSet(plugins);
-  const pools = new PoolRegistry();
-  const table = await loadTable(input, plugins, pools, options.logger ?? pino({ level: "silent" }), options.env ?? process.env);
-  await table.close();
-  await pools.closeAll();
-  return { warnings: table.warnings, table };
+  const logger = options.logger ?? pino({ level: "silent" });
+  const services = createServices(logger);
+  try {
+    const table = await loadTable(input, plugins, services, logger, options.env ?? process.env);
+    await table.close();
+    return { warnings: table.warnings, table };
+  } finally {
+    await closeServices(services);
+  }
 }
 
 function addressKey(address: ListenAddress): string {
@@ -101,7 +129,7 @@ function onClientError(logger: Logger) {
 export class Gateway {
   readonly logger: Logger;
   readonly #plugins: readonly AnyPlugin[];
-  readonly #pools: PoolRegistry;
+  readonly #services: Services;
   readonly #env: NodeJS.ProcessEnv;
   #input: ConfigInput;
   #table: RouteTable;
@@ -110,11 +138,11 @@ export class Gateway {
   /** The one request handler every listener shares; it reads the current table on each request. */
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => this.#table.handle(req, res);
 
-  constructor(input: ConfigInput, table: RouteTable, plugins: readonly AnyPlugin[], pools: PoolRegistry, logger: Logger, env: NodeJS.ProcessEnv) {
+  constructor(input: ConfigInput, table: RouteTable, plugins: readonly AnyPlugin[], services: Services, logger: Logger, env: NodeJS.ProcessEnv) {
     this.#input = input;
     this.#table = table;
     this.#plugins = plugins;
-    this.#pools = pools;
+    this.#services = services;
     this.logger = logger;
     this.#env = env;
   }
@@ -189,7 +217,7 @@ export class Gateway {
    */
   async reload(next?: ConfigInput): Promise<{ warnings: ConfigIssue[] }> {
     const input = next ?? this.#input;
-    const table = await loadTable(input, this.#plugins, this.#pools, this.logger, this.#env);
+    const table = await loadTable(input, this.#plugins, this.#services, this.logger, this.#env);
     if (this.#servers.size > 0) {
       try {
         await this.#syncListeners(table);
@@ -204,8 +232,9 @@ export class Gateway {
     // Requests that started on the old table may still be on their way to an upstream or a plugin
     // the new one dropped (an async hook in between): those close once requests had shutdownTimeout.
     setTimeout(() => {
-      void this.#pools.retainOnly(this.#table.poolKeys);
+      void this.#services.pools.retainOnly(this.#table.poolKeys);
       void previous.close();
+      void this.#services.shared.retainSince(generations.get(this.#table) ?? 0);
     }, table.server.shutdownTimeout).unref();
     return { warnings: table.warnings };
   }
@@ -234,8 +263,8 @@ export class Gateway {
           }),
       ),
     );
-    await this.#pools.closeAll();
     await this.#table.close();
+    await closeServices(this.#services);
   }
 
   /** Answers a request without opening a port (the proxy still calls real upstreams). */
@@ -279,11 +308,17 @@ export async function createGateway(input: ConfigInput, options: GatewayOptions 
   const plugins = [...BUILTIN_PLUGINS, ...(options.plugins ?? [])];
   checkPluginSet(plugins);
   const logger = options.logger ?? pino({ level: env.PORTICO_LOG_LEVEL ?? "info", base: { name: "portico" } });
-  const pools = new PoolRegistry();
-  const table = await loadTable(input, plugins, pools, logger, env);
+  const services = createServices(logger);
+  let table: RouteTable;
+  try {
+    table = await loadTable(input, plugins, services, logger, env);
+  } catch (error) {
+    await closeServices(services);
+    throw error;
+  }
   if (!options.logger && !env.PORTICO_LOG_LEVEL && table.server.logLevel) logger.level = table.server.logLevel;
   for (const warning of table.warnings) logger.warn({ file: warning.file, line: warning.line, path: warning.path }, formatIssue(warning));
-  return new Gateway(input, table, plugins, pools, logger, env);
+  return new Gateway(input, table, plugins, services, logger, env);
 }
 
 export { ConfigError };

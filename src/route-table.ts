@@ -4,7 +4,9 @@
  * plugin chain of each location, its upstream pools, and which handler a location gets (a
  * plain proxy or `return` location skips the phase engine entirely).
  */
+import { readFile } from "node:fs/promises";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import path from "node:path";
 import type { Logger } from "pino";
 import type { ConfigSource, FieldPath } from "./config/source.js";
 import { formatPath } from "./config/source.js";
@@ -14,7 +16,7 @@ import { ConfigError, type ConfigIssue } from "./errors.js";
 import type { HookFunction, Phase } from "./pipeline/context.js";
 import { toHeaderList } from "./pipeline/header-list.js";
 import { HookLoadError, loadHook } from "./pipeline/hooks.js";
-import type { AnyPlugin } from "./pipeline/plugin.js";
+import type { AnyPlugin, PluginEnv } from "./pipeline/plugin.js";
 import { nextRequestId, SERVER_NAME, sendError, statusPage } from "./pipeline/respond.js";
 import { type CompiledHook, type PhaseChains, type PhasedLocation, type ReturnRenderer, runPhases } from "./pipeline/run-phases.js";
 import { compileTemplate, redirectBase, type Template, TemplateError, VARIABLE_NAMES, type VariableSource } from "./pipeline/variables.js";
@@ -25,6 +27,8 @@ import { createBalancer, type PoolRegistry, type UpstreamServer } from "./proxy/
 import { createLocationMatcher, type LocationMatcher, parseLocationKey } from "./router/locations.js";
 import { normalizePath } from "./router/normalize-path.js";
 import { createHostMatcher, type HostMatcher, normalizeHost } from "./router/virtual-hosts.js";
+import type { RedisConnections } from "./state/redis.js";
+import type { SharedState } from "./state/shared-state.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the validated config's shape depends on the plugin set
 type Validated = Record<string, any>;
@@ -121,6 +125,9 @@ export interface CompileOptions {
   plugins: readonly AnyPlugin[];
   pools: PoolRegistry;
   logger: Logger;
+  /** Gateway-owned state kept across reloads; a throwaway one for `portico check`. */
+  shared: SharedState;
+  redis: RedisConnections;
 }
 
 function parseListen(entry: unknown): ListenAddress | string {
@@ -161,7 +168,7 @@ function templateMessage(err: unknown, vars: Readonly<Record<string, unknown>>):
 }
 
 export async function compileRouteTable(config: Validated, options: CompileOptions): Promise<RouteTable> {
-  const { source, plugins, pools, logger } = options;
+  const { source, plugins, pools, logger, shared, redis } = options;
   const issues: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const files = new Set<string>();
@@ -210,13 +217,25 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
   const usedUpstreams = new Set<string>();
 
   // Plugin instances: one init per distinct config object, shared by the locations that inherit it.
-  const pluginInstances = new Map<object, unknown>();
+  const pluginInstances = new Map<object, { plugin: AnyPlugin; instance: unknown }>();
+  const envFor = (plugin: AnyPlugin): PluginEnv => ({
+    logger: logger.child({ plugin: plugin.name }),
+    configDir: source.baseDir,
+    config,
+    redis: () => (config.redis ? redis.get({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, timeout: config.redis.timeout && parseTime(config.redis.timeout) }) : null),
+    keep: (id, create) => shared.take(`${plugin.name}:${id}`, create),
+    readFile: (file) => {
+      const absolute = path.resolve(source.baseDir, file);
+      files.add(absolute);
+      return readFile(absolute);
+    },
+  });
   const initPlugin = async (plugin: AnyPlugin, conf: unknown, field: FieldPath): Promise<unknown> => {
     const key = conf as object;
-    if (pluginInstances.has(key)) return pluginInstances.get(key);
+    if (pluginInstances.has(key)) return pluginInstances.get(key)?.instance;
     try {
-      const state = plugin.init ? await plugin.init(conf) : conf;
-      pluginInstances.set(key, state);
+      const state = plugin.init ? await plugin.init(conf, envFor(plugin)) : conf;
+      pluginInstances.set(key, { plugin, instance: state });
       return state;
     } catch (err) {
       error(field, `plugin ${plugin.name} refused its config: ${(err as Error).message}`);
@@ -498,7 +517,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
     }
   }
   if (issues.length > 0 || !hosts) {
-    await closePlugins(plugins, pluginInstances);
+    await closePlugins(pluginInstances);
     throw new ConfigError(
       "PTC_ERR_CONFIG_INVALID",
       [...issues, ...warnings].sort((a, b) => a.line - b.line || a.column - b.column),
@@ -516,13 +535,12 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
     locations: allSummaries,
     hosts,
     logger,
-    close: () => closePlugins(plugins, pluginInstances),
+    close: () => closePlugins(pluginInstances),
   });
 }
 
-async function closePlugins(plugins: readonly AnyPlugin[], instances: Map<object, unknown>): Promise<void> {
-  if (instances.size === 0) return;
-  await Promise.all(plugins.map((plugin) => plugin.close?.()));
+async function closePlugins(instances: Map<object, { plugin: AnyPlugin; instance: unknown }>): Promise<void> {
+  await Promise.all([...instances.values()].map(({ plugin, instance }) => plugin.close?.(instance)));
 }
 
 /** Server and addHeader, appended to a response's header list by status. */

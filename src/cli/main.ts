@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { configJsonSchema } from "../config/schema.js";
+import { BUILTIN_PLUGINS } from "../plugins/index.js";
 import { checkConfig } from "../gateway.js";
 import { formatForCli, printConfigError } from "./output.js";
 import { explainRoute } from "./routes.js";
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (command === "schema") {
-    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(configJsonSchema(BUILTIN_PLUGINS), null, 2)}\n`);
     return 0;
   }
   const file = values.config;

@@ -129,6 +129,16 @@ const topShape = {
   keepaliveTimeout: describe(TimeSchema.optional(), 'How long an idle client connection stays open (default "75s").'),
   clientHeaderTimeout: describe(TimeSchema.optional(), 'Time to receive the request headers, else the connection closes (default "60s").'),
   shutdownTimeout: describe(TimeSchema.optional(), 'On SIGTERM, longest wait for in-flight requests before closing them (default "10s").'),
+  redis: describe(
+    z
+      .strictObject({
+        url: describe(z.string().regex(/^(redis|rediss|valkey|valkeys):\/\//, 'expected "redis://[user:password@]host:port[/db]"'), "Redis or Valkey URL."),
+        keyPrefix: describe(z.string().optional(), 'Prefix of every key Portico writes (default "portico:").'),
+        timeout: describe(TimeSchema.optional(), 'Longest wait for Redis before a command counts as failed (default "1s").'),
+      })
+      .optional(),
+    "Where state that several Portico instances must share lives (rate limits, cache, sessions). Without it, state is per process.",
+  ),
   logLevel: describe(
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
     "Least severe level logged (default info; env PORTICO_LOG_LEVEL overrides).",

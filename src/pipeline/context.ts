@@ -54,8 +54,21 @@ export interface VirtualHostInfo {
   readonly name: string;
 }
 
+/** Who made the request, once an auth plugin (keyAuth, basicAuth, jwtAuth, openidConnect) has said so. */
+export interface Consumer {
+  /** The name under `consumers.` in the config, or the token's subject for OIDC/JWT users without one. */
+  readonly name: string;
+  readonly groups: readonly string[];
+  /** Kong's custom_id: an id in another system, if the config gives one. */
+  readonly customId?: string | undefined;
+}
+
 /** What every phase sees. */
 export interface BaseContext {
+  /** The authenticated consumer; null until an auth plugin has run (and on public locations). */
+  readonly consumer: Consumer | null;
+  /** The verified claims of the request's JWT (jwtAuth) or OIDC token (openidConnect); null otherwise. */
+  readonly jwt: Readonly<Record<string, unknown>> | null;
   readonly request: RequestView;
   readonly vars: Readonly<Record<string, unknown>>;
   readonly store: Map<string, unknown>;
@@ -67,6 +80,8 @@ export interface BaseContext {
 
 /** rewrite, access and content: may stop the request with `ctx.exit()`. */
 export interface RequestPhaseContext extends BaseContext {
+  consumer: Consumer | null;
+  jwt: Readonly<Record<string, unknown>> | null;
   readonly response: ResponseView;
   /** Stop the request with this answer: `return ctx.exit(401, { message: "No API key" })`. */
   exit(status: number, body?: unknown, headers?: OutgoingHttpHeaders): Exit;
@@ -214,6 +229,8 @@ export class RequestContext implements EngineContext {
   readonly location: LocationInfo;
   readonly virtualHost: VirtualHostInfo;
   readonly requestId: string;
+  consumer: Consumer | null = null;
+  jwt: Readonly<Record<string, unknown>> | null = null;
   chunk: Buffer | null = null;
   eof = false;
   /** The body once a hook has read it: the proxy then sends this instead of the stream. */

@@ -3,12 +3,34 @@
  * schema, access(ctx, conf) { … } })`. Higher priority runs first within a phase. The config's own
  * location hooks run at LOCATION_HOOK_PRIORITY, after every plugin of that phase.
  */
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
 import type { z } from "zod";
 import { PorticoError } from "../errors.js";
 import { type BodyFilterContext, type HeaderFilterContext, type HookResult, type LogContext, PHASES, type Phase, type RequestPhaseContext } from "./context.js";
 
 /** Priority of a location's own hooks (`access: ./x.js`): after all plugins, which have priority > 0. */
 export const LOCATION_HOOK_PRIORITY = 0;
+
+/** What a plugin's `init` gets besides its config: the gateway's shared services. */
+export interface PluginEnv {
+  /** The gateway's logger, bound to this plugin. */
+  readonly logger: Logger;
+  /** The folder of the config file: relative paths in a plugin's config are relative to it. */
+  readonly configDir: string;
+  /** The whole validated config (for top-level sections such as `consumers` and `redis`). */
+  // biome-ignore lint/suspicious/noExplicitAny: the validated config's shape depends on the plugin set
+  readonly config: Record<string, any>;
+  /** The client for the config's top-level `redis`, or null when the config names none. */
+  redis(): Redis | null;
+  /**
+   * State kept across reloads: the same `id` (unique within this plugin) gives back the same object
+   * after a reload; an object the new config no longer takes is closed (its `close()`, if any).
+   */
+  keep<T>(id: string, create: () => T): T;
+  /** Reads a file named in the config (a secret, an htpasswd, a key), relative to configDir; it becomes a reload trigger. */
+  readFile(path: string): Promise<Buffer>;
+}
 
 export type PluginHook<C, X = RequestPhaseContext> = (ctx: X, conf: C) => HookResult | Promise<HookResult>;
 
@@ -20,14 +42,15 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType, C = z.output<
   description?: string;
   schema: S;
   /** Turns the validated config into what the hooks use (compile regexes, open stores): once per load. */
-  init?: (conf: z.output<S>) => C | Promise<C>;
+  init?: (conf: z.output<S>, env: PluginEnv) => C | Promise<C>;
   rewrite?: PluginHook<C>;
   access?: PluginHook<C>;
   content?: PluginHook<C>;
   headerFilter?: PluginHook<C, HeaderFilterContext>;
   bodyFilter?: PluginHook<C, BodyFilterContext>;
   log?: PluginHook<C, LogContext>;
-  close?: () => void | Promise<void>;
+  /** Releases one instance (what `init` returned) when its config is retired. */
+  close?: (instance: C) => void | Promise<void>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds plugins of every config type
