@@ -49,7 +49,6 @@ export interface BoundAddress {
   url: string;
 }
 
-
 export type ConfigInput = PorticoConfig | string;
 
 /** What outlives one config: upstream pools, Redis connections, plugin state. */

@@ -222,7 +222,10 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
     logger: logger.child({ plugin: plugin.name }),
     configDir: source.baseDir,
     config,
-    redis: () => (config.redis ? redis.get({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, timeout: config.redis.timeout && parseTime(config.redis.timeout) }) : null),
+    redis: () =>
+      config.redis
+        ? redis.get({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, timeout: config.redis.timeout && parseTime(config.redis.timeout) })
+        : null,
     keep: (id, create) => shared.take(`${plugin.name}:${id}`, create),
     readFile: (file) => {
       const absolute = path.resolve(source.baseDir, file);

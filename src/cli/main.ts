@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { configJsonSchema } from "../config/schema.js";
-import { BUILTIN_PLUGINS } from "../plugins/index.js";
 import { checkConfig } from "../gateway.js";
+import { BUILTIN_PLUGINS } from "../plugins/index.js";
 import { formatForCli, printConfigError } from "./output.js";
 import { explainRoute } from "./routes.js";
 import { start } from "./start.js";
