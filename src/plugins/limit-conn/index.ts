@@ -1,0 +1,96 @@
+/**
+ * limitConn: requests in flight at once per key (nginx limit_conn). A slot is taken in the access
+ * phase and given back in the log phase, which runs exactly once when the response is finished or
+ * the client went away, whatever the status and whichever later plugin stopped the request. In
+ * memory by default; in Redis (with a TTL safety net) with a top-level `redis`.
+ */
+import type { z } from "zod";
+import { parseTime } from "../../config/units.js";
+import type { LogContext, RequestPhaseContext } from "../../pipeline/context.js";
+import { definePlugin } from "../../pipeline/plugin.js";
+import { instanceId, redisFor } from "../limit-common/instance.js";
+import { compileKey, type KeyFunction } from "../limit-common/key.js";
+import { type Rejecter, reject } from "../limit-common/reject.js";
+import { StoreGuard } from "../limit-common/store-guard.js";
+import { type LimitConnConfig, limitConnSchema } from "./schema.js";
+import { MemoryConnStore } from "./stores/memory.js";
+import { RedisConnStore } from "./stores/redis.js";
+import type { ConnStore } from "./stores/types.js";
+
+declare module "../../config/schema.js" {
+  interface PluginConfigMap {
+    limitConn: z.input<typeof limitConnSchema>;
+  }
+}
+
+/** The key of the slot this request holds, for the log phase; LOGGED once the log phase has run. */
+const SLOT = "portico.limitConn";
+const LOGGED = Symbol("logged");
+
+interface LimitConnState extends Rejecter {
+  key: KeyFunction;
+  store: ConnStore;
+  guard: StoreGuard;
+}
+
+function decide(state: LimitConnState, ctx: RequestPhaseContext, key: string, acquired: boolean) {
+  if (!acquired) return reject(state, ctx, key, 0, null);
+  if (ctx.store.get(SLOT) === LOGGED) {
+    // The client went away (and the log phase ran) while Redis answered: give the slot back now.
+    release(state, key);
+    return undefined;
+  }
+  ctx.store.set(SLOT, key);
+  return undefined;
+}
+
+function release(state: LimitConnState, key: string): void {
+  const released = state.store.release(key);
+  // A failed release is left to the key's TTL (Redis) rather than failing the log phase.
+  if (released instanceof Promise) released.catch(() => undefined);
+}
+
+export const limitConn = definePlugin({
+  name: "limitConn",
+  priority: 1003,
+  description: "Limits the requests in flight at once per key (nginx limit_conn), in memory or in Redis.",
+  schema: limitConnSchema,
+  async init(conf: LimitConnConfig, env): Promise<LimitConnState> {
+    const id = instanceId("limitConn", { ...conf, status: undefined, message: undefined }, env);
+    const client = await redisFor(conf.policy, env);
+    const store = env.keep(`${id}:${client ? "redis" : "memory"}`, () =>
+      client ? new RedisConnStore(client, conf.conn, parseTime(conf.ttl), id) : new MemoryConnStore(conf.conn),
+    );
+    return {
+      plugin: "limitConn",
+      key: await compileKey(conf.key, env),
+      store,
+      guard: new StoreGuard("limitConn", conf.onStoreError === "allow", env.logger),
+      status: conf.status,
+      message: conf.message,
+      logger: env.logger,
+    };
+  },
+  access(ctx, state) {
+    const key = state.key(ctx);
+    let acquired: boolean | Promise<boolean>;
+    try {
+      acquired = state.store.acquire(key);
+    } catch (error) {
+      return state.guard.failed(error) ? undefined : state.guard.deny(ctx);
+    }
+    if (typeof acquired === "boolean") return decide(state, ctx, key, acquired);
+    return acquired.then(
+      (settled) => {
+        state.guard.ok();
+        return decide(state, ctx, key, settled);
+      },
+      (error: unknown) => (state.guard.failed(error) ? undefined : state.guard.deny(ctx)),
+    );
+  },
+  log(ctx: LogContext, state) {
+    const key = ctx.store.get(SLOT);
+    ctx.store.set(SLOT, LOGGED);
+    if (typeof key === "string") release(state, key);
+  },
+});
