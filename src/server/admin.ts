@@ -1,0 +1,101 @@
+/**
+ * The admin listener: a separate node:http server (loopback by default) for /healthz, /readyz,
+ * /metrics, the admin API and the dashboard. Off unless the config has `admin`. Its settings
+ * follow reloads; a changed `admin.listen` moves it.
+ */
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { LISTEN_PATTERN } from "../config/schema.js";
+import { type AdminGateway, handleAdminRequest } from "./admin-api.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: the validated config's shape depends on the plugin set
+type Validated = Record<string, any>;
+
+export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9180";
+
+export interface AdminSettings {
+  host: string;
+  port: number;
+  /** The bearer token, or null when none is required (loopback without one). */
+  token: string | null;
+  allowWrites: boolean;
+  dashboard: boolean;
+}
+
+/** `admin` from the config; null when there is no admin listener. Reads tokenFile. */
+export function adminSettings(config: Validated, baseDir: string): AdminSettings | null {
+  const admin = config.admin as Validated | undefined;
+  if (admin === undefined) return null;
+  const listen = admin.listen ?? DEFAULT_ADMIN_LISTEN;
+  let host = "127.0.0.1";
+  let port: number;
+  if (typeof listen === "number") port = listen;
+  else {
+    const match = LISTEN_PATTERN.exec(listen);
+    port = Number(match?.[2] ?? 9180);
+    if (match?.[1] !== undefined && match[1] !== "*") host = match[1].replace(/^\[(.*)\]$/, "$1");
+    else if (match?.[1] === "*") host = "0.0.0.0";
+  }
+  let token: string | null = admin.token ?? null;
+  if (admin.tokenFile !== undefined) token = readFileSync(path.resolve(baseDir, admin.tokenFile), "utf8").trim();
+  return { host, port, token, allowWrites: admin.allowWrites === true, dashboard: admin.dashboard !== false };
+}
+
+export class AdminServer {
+  settings: AdminSettings;
+  readonly #gateway: AdminGateway;
+  #server: Server | null = null;
+
+  constructor(gateway: AdminGateway, settings: AdminSettings) {
+    this.#gateway = gateway;
+    this.settings = settings;
+  }
+
+  async listen(): Promise<void> {
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      handleAdminRequest(this.#gateway, this.settings, req, res).catch((error: unknown) => {
+        this.#gateway.logger.error({ code: "PTC_ERR_ADMIN_FAILED", err: error, url: req.url }, "admin request failed");
+        if (!res.headersSent) {
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end(`${JSON.stringify({ message: "Internal Server Error" })}\n`);
+        } else res.destroy();
+      });
+    });
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: this.settings.host, port: this.settings.port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+  }
+
+  /** Whether a new config needs the listener moved. */
+  sameAddress(next: AdminSettings): boolean {
+    // Port 0 means "any": the one already bound serves.
+    const bound = (this.#server?.address() as AddressInfo | null | undefined)?.port;
+    return next.host === this.settings.host && (next.port === 0 || next.port === this.settings.port || next.port === bound);
+  }
+
+  address(): { host: string; port: number; url: string } | null {
+    const info = this.#server?.address() as AddressInfo | null | undefined;
+    if (!info) return null;
+    const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
+    const clientHost = host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host;
+    return { host: info.address, port: info.port, url: `http://${clientHost}:${info.port}` };
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * A real `portico start -c FILE` (from source, through tsx), its JSON log lines as they come (the
+ * primary's and its workers' share stdout), helpers to wait for a line and to make plain requests.
+ * Killed in `t.after` by whoever starts it.
+ */
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { type Agent, request } from "node:http";
+import { spawnCli, waitFor } from "./cli.js";
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface PorticoProcess {
+  child: ChildProcess;
+  logs: LogLine[];
+  stderr: () => string;
+  /** `http://127.0.0.1:PORT` of the first listener. */
+  base: string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The first log line after index `from` that `match` accepts. */
+  waitLog(what: string, match: (line: LogLine) => boolean, from?: number, timeout?: number): Promise<LogLine>;
+  /** SIGTERM, then the exit (SIGKILL if it takes longer than `timeout`). */
+  stop(timeout?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export async function startPortico(file: string, options: { env?: Record<string, string>; timeout?: number } = {}): Promise<PorticoProcess> {
+  const child = spawnCli(["start", "-c", file], { env: options.env ?? {} });
+  const logs: LogLine[] = [];
+  let stderr = "";
+  let exited = false;
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => {
+      exited = true;
+      resolve({ code, signal });
+    }),
+  );
+  let buffer = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    buffer += chunk;
+    let newline = buffer.indexOf("\n");
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf("\n");
+      try {
+        if (line.trim() !== "") logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        logs.push({ level: 0, msg: line });
+      }
+    }
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const waitLog = (what: string, match: (line: LogLine) => boolean, from = 0, timeout = 60_000) =>
+    waitFor(
+      what,
+      () => {
+        const found = logs.slice(from).find(match);
+        if (found === undefined && exited) throw new Error(`portico exited while waiting for ${what}:\n${stderr}\n${JSON.stringify(logs.slice(-20))}`);
+        return found;
+      },
+      timeout,
+    );
+  const listening = await waitLog("the listening log line", (line) => line.msg.startsWith("portico listening on "), 0, options.timeout ?? 60_000);
+  const match = /^portico listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(listening.msg);
+  assert.ok(match, listening.msg);
+  return {
+    child,
+    logs,
+    stderr: () => stderr,
+    base: match[1] as string,
+    exit,
+    waitLog,
+    async stop(timeout = 30_000) {
+      if (!exited) child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeout);
+      const result = await exit;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+  reusedSocket: boolean;
+}
+
+/** One request; `agent: false` (the default) opens a new connection. */
+export function get(
+  url: string,
+  options: { agent?: Agent | false; method?: string; headers?: Record<string, string>; timeout?: number } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: options.agent ?? false, method: options.method ?? "GET", headers: options.headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, reusedSocket: req.reusedSocket }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    // A request that hangs is a failure, not a wedged test.
+    req.setTimeout(options.timeout ?? 30_000, () => req.destroy(Object.assign(new Error("no answer in time"), { code: "TIMEOUT" })));
+    req.end();
+  });
+}
+
+/** Asks `url` until `accept` takes the answer (at most `timeout` ms); resolves with it. */
+export async function getUntil(url: string, accept: (answer: Answer) => boolean, timeout = 30_000): Promise<Answer> {
+  let last: Answer | Error | undefined;
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    try {
+      last = await get(url);
+      if (accept(last)) return last;
+    } catch (error) {
+      last = error as Error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no acceptable answer from ${url} within ${timeout} ms; the last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
