@@ -1,0 +1,59 @@
+/**
+ * `npm pack` yields a package that installs and runs with nothing but Node: packed from this
+ * checkout (built by `npm ci` through `prepare`), installed into an empty folder from npm's local
+ * cache only (`--offline`: the test never reaches the registry), then `npx portico start` serves.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { cleanEnv, ROOT } from "../helpers/cli.js";
+
+test("npm pack → npm install in an empty folder → npx portico start serves", { timeout: 180_000 }, async (t) => {
+  assert.ok(existsSync(path.join(ROOT, "dist/index.js")), "dist/ is missing: npm ci (or npm run build) builds it");
+  const work = mkdtempSync(path.join(tmpdir(), "portico-pack-"));
+  execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", work], { cwd: ROOT, stdio: "pipe" });
+  const tarball = readdirSync(work).find((name) => name.endsWith(".tgz"));
+  assert.ok(tarball, "npm pack wrote a tarball");
+
+  const app = path.join(work, "app");
+  execFileSync("mkdir", [app]);
+  writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--omit=dev", path.join(work, tarball)], { cwd: app, stdio: "pipe" });
+  assert.match(execFileSync("npx", ["--no-install", "portico", "--version"], { cwd: app, encoding: "utf8", env: cleanEnv() }), /\d+\.\d+\.\d+/);
+
+  writeFileSync(
+    path.join(app, "portico.yaml"),
+    ["listen: 127.0.0.1:0", "virtualHosts:", "  localhost:", "    default: true", "    locations:", "      /:", "        return: \"200 'packed'\"", ""].join(
+      "\n",
+    ),
+  );
+  const env = cleanEnv();
+  const child = spawn("npx", ["--no-install", "portico", "start", "-c", "portico.yaml"], { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+  t.after(() => child.kill("SIGKILL"));
+  let out = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+      const match = /portico listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (match) resolve(match[1] as string);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      err += chunk;
+    });
+    child.once("exit", (code) => reject(new Error(`portico start exited (${code}) before listening:\n${out}\n${err}`)));
+  });
+  const response = await fetch(`${url}/`);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "packed");
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // SIGTERM to portico itself (its pid is in the log line; npx is only its parent): it drains and stops.
+  const pid = Number(/"pid":(\d+)/.exec(out)?.[1]);
+  assert.ok(pid > 0, "the listening line names the pid");
+  process.kill(pid, "SIGTERM");
+  await exited;
+  assert.match(out, /"msg":"stopped"/, "SIGTERM stops it cleanly");
+});
