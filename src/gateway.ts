@@ -3,18 +3,22 @@
  * current RouteTable, which a reload replaces in one assignment. A request in flight keeps the
  * table it started with; the next one takes the new table.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import path from "node:path";
 import { type Logger, pino } from "pino";
 import type { PorticoConfig } from "./config/schema.js";
 import { readConfigSource, sourceFromObject } from "./config/source.js";
 import { validateConfig } from "./config/validate.js";
-import { ConfigError, type ConfigIssue, formatIssue } from "./errors.js";
+import { ConfigError, type ConfigIssue, formatIssue, PorticoError } from "./errors.js";
+import { createErrorLogger, ErrorLogStream } from "./observability/error-log.js";
+import { Observability, type Observer } from "./observability/index.js";
 import { type AnyPlugin, checkPluginSet } from "./pipeline/plugin.js";
-import { SERVER_NAME, statusPage } from "./pipeline/respond.js";
 import { BUILTIN_PLUGINS } from "./plugins/index.js";
+import { UpstreamRegistry, type UpstreamStatus } from "./proxy/health.js";
 import { PoolRegistry } from "./proxy/upstreams.js";
-import { compileRouteTable, type ListenAddress, type RouteTable } from "./route-table.js";
+import { compileRouteTable, type RouteTable } from "./route-table.js";
+import { AdminServer, adminSettings } from "./server/admin.js";
+import { Listeners } from "./server/listeners.js";
 import { RedisConnections } from "./state/redis.js";
 import { SharedState } from "./state/shared-state.js";
 
@@ -24,6 +28,8 @@ export interface GatewayOptions {
   /** A pino logger; by default JSON lines on stdout at the config's logLevel. */
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
+  /** false: never open the config's admin listener (a worker process: the primary serves it). */
+  adminListener?: boolean;
 }
 
 export interface InjectOptions {
@@ -45,8 +51,10 @@ export interface InjectResponse {
 export interface BoundAddress {
   host: string;
   port: number;
-  /** `http://host:port`, ready for a client. */
+  /** `http://host:port` (`https://` on a TLS listener), ready for a client. */
   url: string;
+  /** A TLS listener (listen entry with `ssl: true`). */
+  ssl?: boolean;
 }
 
 export type ConfigInput = PorticoConfig | string;
@@ -56,32 +64,63 @@ interface Services {
   pools: PoolRegistry;
   shared: SharedState;
   redis: RedisConnections;
+  /** Upstream server states and active health checks, kept across reloads. */
+  upstreams: UpstreamRegistry;
+  /** Access log, metrics, tracing (none for `portico check`). */
+  observability: Observability | null;
 }
 
-function createServices(logger: Logger): Services {
-  return { pools: new PoolRegistry(), shared: new SharedState(), redis: new RedisConnections(logger) };
+function createServices(logger: Logger, observability: Observability | null = null): Services {
+  return { pools: new PoolRegistry(), shared: new SharedState(), redis: new RedisConnections(logger), upstreams: new UpstreamRegistry(logger), observability };
 }
 
 async function closeServices(services: Services): Promise<void> {
+  services.upstreams.closeAll();
   await services.pools.closeAll();
   await services.shared.closeAll();
   await services.redis.closeAll();
+  await services.observability?.close();
 }
 
 async function loadTable(input: ConfigInput, plugins: readonly AnyPlugin[], services: Services, logger: Logger, env: NodeJS.ProcessEnv): Promise<RouteTable> {
   const source = typeof input === "string" ? await readConfigSource(input) : sourceFromObject(input);
   const { config } = validateConfig(source, plugins, env);
   const generation = services.shared.beginGeneration();
-  const table = await compileRouteTable(config, { source, plugins, logger, ...services });
+  const observability = services.observability;
+  const observer = observability?.prepare(config, source.baseDir) ?? null;
+  let table: RouteTable;
+  try {
+    table = await compileRouteTable(config, { source, plugins, logger, ...services, observer });
+  } catch (error) {
+    // Sinks opened for this config alone are closed again.
+    observability?.retain(observability.current);
+    throw error;
+  }
   generations.set(table, generation);
+  observed.set(table, { config, observer });
   return table;
 }
+
+/** errorLog and logLevel of a config, for the gateway's own logger (not a logger given in the options). */
+function applyErrorLog(stream: ErrorLogStream | null, logger: Logger, config: Record<string, unknown>, baseDir: string, env: NodeJS.ProcessEnv): void {
+  if (stream === null) return;
+  const errorLog = config.errorLog as { path?: string; level?: string } | undefined;
+  stream.setPath(errorLog?.path && errorLog.path !== "stdout" ? path.resolve(baseDir, errorLog.path) : "stdout");
+  const level = env.PORTICO_LOG_LEVEL ?? errorLog?.level ?? (config.logLevel as string | undefined);
+  if (level) logger.level = level;
+}
+
+/** The validated config and the Observer of each table. */
+const observed = new WeakMap<RouteTable, { config: Record<string, unknown>; observer: Observer | null }>();
 
 /** The SharedState generation each table was loaded in. */
 const generations = new WeakMap<RouteTable, number>();
 
 /** Validates a config like `nginx -t`: resolves with the warnings, rejects with a ConfigError. */
-export async function checkConfig(input: ConfigInput, options: GatewayOptions = {}): Promise<{ warnings: ConfigIssue[]; table: RouteTable }> {
+export async function checkConfig(
+  input: ConfigInput,
+  options: GatewayOptions = {},
+): Promise<{ warnings: ConfigIssue[]; table: RouteTable; config: Record<string, unknown> }> {
   const plugins = [...BUILTIN_PLUGINS, ...(options.plugins ?? [])];
   checkPluginSet(plugins);
   const logger = options.logger ?? pino({ level: "silent" });
@@ -89,40 +128,10 @@ export async function checkConfig(input: ConfigInput, options: GatewayOptions = 
   try {
     const table = await loadTable(input, plugins, services, logger, options.env ?? process.env);
     await table.close();
-    return { warnings: table.warnings, table };
+    return { warnings: table.warnings, table, config: observed.get(table)?.config ?? {} };
   } finally {
     await closeServices(services);
   }
-}
-
-function addressKey(address: ListenAddress): string {
-  return `${address.host ?? "*"}:${address.port}`;
-}
-
-/**
- * Answers a request the HTTP parser refused: 400, 431 for oversized headers, then closes. When a
- * response on this connection has already begun (a bad chunk arrived while a proxied answer
- * streams), an error page would be read as part of that body: the connection is cut instead.
- */
-function onClientError(logger: Logger) {
-  return (err: NodeJS.ErrnoException, socket: Socket) => {
-    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (err.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent) {
-      if (inFlight?.headersSent)
-        logger.info({ code: "PTC_ERR_REQUEST_MALFORMED", parser: err.code, ip: socket.remoteAddress }, "malformed request body, response cut");
-      socket.destroy();
-      return;
-    }
-    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-    const body = statusPage(status);
-    logger.info(
-      { code: status === 431 ? "PTC_ERR_REQUEST_HEADERS_TOO_LARGE" : "PTC_ERR_REQUEST_MALFORMED", parser: err.code, ip: socket.remoteAddress },
-      "malformed request refused",
-    );
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nServer: ${SERVER_NAME}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  };
 }
 
 export class Gateway {
@@ -132,82 +141,138 @@ export class Gateway {
   readonly #env: NodeJS.ProcessEnv;
   #input: ConfigInput;
   #table: RouteTable;
-  #servers = new Map<string, Server>();
+  /** HTTP, TLS and HTTP/2 listeners (src/server/listeners.ts); kept across reloads. */
+  readonly #listeners: Listeners;
   #closing = false;
+  #admin: AdminServer | null = null;
   /** The one request handler every listener shares; it reads the current table on each request. */
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => this.#table.handle(req, res);
 
-  constructor(input: ConfigInput, table: RouteTable, plugins: readonly AnyPlugin[], services: Services, logger: Logger, env: NodeJS.ProcessEnv) {
+  readonly #adminListener: boolean;
+
+  constructor(
+    input: ConfigInput,
+    table: RouteTable,
+    plugins: readonly AnyPlugin[],
+    services: Services,
+    logger: Logger,
+    env: NodeJS.ProcessEnv,
+    adminListener = true,
+  ) {
+    this.#adminListener = adminListener;
     this.#input = input;
     this.#table = table;
     this.#plugins = plugins;
     this.#services = services;
     this.logger = logger;
     this.#env = env;
+    this.#listeners = new Listeners(logger, () => this.#table, this.handler);
+    services.upstreams.activate(table.upstreams);
+  }
+
+  /**
+   * Purges proxyCache entries in every cache zone (memory and Redis): `{ key }` that entry (with its
+   * Vary variants and method forms), `{ prefix }` every key that starts with it; `zone` limits it to one zone.
+   */
+  async purgeCache(target: { key?: unknown; prefix?: unknown; zone?: unknown }): Promise<{ purged: number; zones: string[] }> {
+    const { key, prefix, zone } = target;
+    if ((typeof key === "string") === (typeof prefix === "string") || key === "" || prefix === "") {
+      throw new PorticoError("PTC_ERR_ADMIN_BAD_REQUEST", "give either key or prefix (a non-empty string)");
+    }
+    let purged = 0;
+    const zones: string[] = [];
+    for (const value of this.#services.shared.values("proxyCache:")) {
+      const cache = value as { store?: { zone: string }; purge?: (target: { key: string } | { prefix: string }) => Promise<number> };
+      if (typeof cache.purge !== "function" || !cache.store || (typeof zone === "string" && cache.store.zone !== zone)) continue;
+      purged += await cache.purge(typeof key === "string" ? { key } : { prefix: prefix as string });
+      zones.push(cache.store.zone);
+    }
+    return { purged, zones };
+  }
+
+  /** Upstream groups of the running config and the state of each server (health, breaker, in flight). */
+  upstreamStatus(): UpstreamStatus[] {
+    return this.#services.upstreams.status(this.#table.upstreams);
   }
 
   get table(): RouteTable {
     return this.#table;
   }
 
+  /** The running config, validated (defaults not filled in). */
+  get config(): Record<string, unknown> {
+    return observed.get(this.#table)?.config ?? {};
+  }
+
+  /** The config file, when the gateway was created from one. */
+  get configFile(): string | null {
+    return typeof this.#input === "string" ? this.#table.source.file : null;
+  }
+
+  /** Access log, metrics, live stats, tracing, recent errors. */
+  get observability(): Observability {
+    return this.#services.observability as Observability;
+  }
+
+  /** Listeners open, config loaded, not shutting down (the admin listener's /readyz). */
+  get ready(): boolean {
+    return this.#listeners.size > 0 && !this.#closing;
+  }
+
+  /** Validates a config file as `portico check` does, with this gateway's plugins. */
+  check(file: string): Promise<{ warnings: ConfigIssue[] }> {
+    return checkConfig(file, { plugins: this.#plugins.filter((plugin) => !BUILTIN_PLUGINS.includes(plugin)), env: this.#env });
+  }
+
+  /** The admin listener's address, when the config has `admin` and the gateway listens. */
+  adminAddress(): BoundAddress | null {
+    return this.#admin?.address() ?? null;
+  }
+
+  /** SIGUSR1: reopens the access and error log files (after logrotate moved them), as nginx does. */
+  reopenLogs(): void {
+    this.observability.reopen();
+  }
+
+  /** Resolves once log lines written so far reached their files and spans were exported. */
+  flushLogs(): Promise<void> {
+    return this.observability.flush();
+  }
+
   /** Opens the config's listeners; resolves with the bound addresses (port 0 gets one from the OS). */
   async listen(): Promise<BoundAddress[]> {
-    await this.#syncListeners(this.#table);
+    await this.#listeners.sync(this.#table);
+    try {
+      await this.#syncAdmin();
+    } catch (error) {
+      await this.#listeners.close(0);
+      throw error;
+    }
     return this.addresses();
   }
 
+  /** Opens, moves or closes the admin listener after the config. */
+  async #syncAdmin(): Promise<void> {
+    const info = observed.get(this.#table);
+    const settings = info && this.#adminListener ? adminSettings(info.config, this.#table.source.baseDir) : null;
+    if (settings === null) {
+      await this.#admin?.close();
+      this.#admin = null;
+      return;
+    }
+    if (this.#admin?.sameAddress(settings)) {
+      this.#admin.settings = settings;
+      return;
+    }
+    await this.#admin?.close();
+    this.#admin = null;
+    const admin = new AdminServer(this, settings);
+    await admin.listen();
+    this.#admin = admin;
+  }
+
   addresses(): BoundAddress[] {
-    return [...this.#servers.values()].map((server) => {
-      const info = server.address() as AddressInfo;
-      const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
-      const clientHost = host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host;
-      return { host: info.address, port: info.port, url: `http://${clientHost}:${info.port}` };
-    });
-  }
-
-  async #openListener(address: ListenAddress, table: RouteTable): Promise<Server> {
-    const server = createServer(
-      {
-        maxHeaderSize: table.server.maxHeaderSize,
-        headersTimeout: table.server.headersTimeout,
-        // nginx has no whole-request deadline; slow bodies are bounded by the proxy timeouts.
-        requestTimeout: 0,
-        keepAliveTimeout: table.server.keepAliveTimeout,
-        // The route table checks Host itself, so that its 400 looks like the gateway's other refusals (and inject() agrees).
-        requireHostHeader: false,
-      },
-      this.handler,
-    );
-    server.keepAliveTimeout = table.server.keepAliveTimeout;
-    server.on("clientError", onClientError(this.logger));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: address.host, port: address.port }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    return server;
-  }
-
-  async #syncListeners(table: RouteTable): Promise<void> {
-    const wanted = new Map(table.listen.map((address) => [addressKey(address), address]));
-    const opened: Array<[string, Server]> = [];
-    try {
-      for (const [key, address] of wanted) {
-        if (!this.#servers.has(key)) opened.push([key, await this.#openListener(address, table)]);
-      }
-    } catch (error) {
-      await Promise.all(opened.map(([, server]) => new Promise((resolve) => server.close(resolve))));
-      throw error;
-    }
-    for (const [key, server] of opened) this.#servers.set(key, server);
-    for (const [key, server] of this.#servers) {
-      if (wanted.has(key)) continue;
-      this.#servers.delete(key);
-      server.close();
-      server.closeIdleConnections();
-    }
+    return this.#listeners.addresses();
   }
 
   /**
@@ -217,17 +282,26 @@ export class Gateway {
   async reload(next?: ConfigInput): Promise<{ warnings: ConfigIssue[] }> {
     const input = next ?? this.#input;
     const table = await loadTable(input, this.#plugins, this.#services, this.logger, this.#env);
-    if (this.#servers.size > 0) {
+    if (this.#listeners.size > 0) {
       try {
-        await this.#syncListeners(table);
+        await this.#listeners.sync(table);
       } catch (error) {
         await table.close();
+        this.#services.observability?.retain(observed.get(this.#table)?.observer ?? null);
         throw error;
       }
     }
     const previous = this.#table;
     this.#table = table;
     this.#input = input;
+    this.#services.upstreams.activate(table.upstreams);
+    this.#services.observability?.retain(observed.get(table)?.observer ?? null);
+    applyErrorLog(this.#services.observability?.errorLog ?? null, this.logger, observed.get(table)?.config ?? {}, table.source.baseDir, this.#env);
+    if (this.#listeners.size > 0) {
+      await this.#syncAdmin().catch((error: unknown) =>
+        this.logger.error({ code: "PTC_ERR_ADMIN_FAILED", err: error }, `the admin listener cannot follow the new config: ${(error as Error).message}`),
+      );
+    }
     // Requests that started on the old table may still be on their way to an upstream or a plugin
     // the new one dropped (an async hook in between): those close once requests had shutdownTimeout.
     setTimeout(() => {
@@ -245,23 +319,9 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const servers = [...this.#servers.values()];
-    this.#servers.clear();
-    const timeout = this.#table.server.shutdownTimeout;
-    await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => server.closeAllConnections(), timeout);
-            timer.unref();
-            server.close(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-            server.closeIdleConnections();
-          }),
-      ),
-    );
+    await this.#listeners.close(this.#table.server.shutdownTimeout);
+    await this.#admin?.close();
+    this.#admin = null;
     await this.#table.close();
     await closeServices(this.#services);
   }
@@ -306,8 +366,10 @@ export async function createGateway(input: ConfigInput, options: GatewayOptions 
   const env = options.env ?? process.env;
   const plugins = [...BUILTIN_PLUGINS, ...(options.plugins ?? [])];
   checkPluginSet(plugins);
-  const logger = options.logger ?? pino({ level: env.PORTICO_LOG_LEVEL ?? "info", base: { name: "portico" } });
-  const services = createServices(logger);
+  // Our own logger writes through a stream that can move to errorLog.path and keeps recent errors for the admin API.
+  const errorLog = options.logger ? null : new ErrorLogStream();
+  const logger = options.logger ?? createErrorLogger(errorLog as ErrorLogStream, env.PORTICO_LOG_LEVEL ?? "info");
+  const services = createServices(logger, new Observability(errorLog));
   let table: RouteTable;
   try {
     table = await loadTable(input, plugins, services, logger, env);
@@ -315,9 +377,10 @@ export async function createGateway(input: ConfigInput, options: GatewayOptions 
     await closeServices(services);
     throw error;
   }
-  if (!options.logger && !env.PORTICO_LOG_LEVEL && table.server.logLevel) logger.level = table.server.logLevel;
+  services.observability?.retain(observed.get(table)?.observer ?? null);
+  applyErrorLog(errorLog, logger, observed.get(table)?.config ?? {}, table.source.baseDir, env);
   for (const warning of table.warnings) logger.warn({ file: warning.file, line: warning.line, path: warning.path }, formatIssue(warning));
-  return new Gateway(input, table, plugins, services, logger, env);
+  return new Gateway(input, table, plugins, services, logger, env, options.adminListener !== false);
 }
 
 export { ConfigError };

@@ -4,15 +4,22 @@
  * plugin chain of each location, its upstream pools, and which handler a location gets (a
  * plain proxy or `return` location skips the phase engine entirely).
  */
+
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import path from "node:path";
+import type { Duplex } from "node:stream";
+import { type ConnectionOptions, createSecureContext, type SecureContext, type SecureVersion, type TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { ConfigSource, FieldPath } from "./config/source.js";
 import { formatPath } from "./config/source.js";
 import { parseHeaderBuffers, parseSize, parseTime } from "./config/units.js";
 import { closest } from "./config/validate.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import type { Observer } from "./observability/index.js";
+import { type ClientAddress, createClientAddress } from "./pipeline/client-address.js";
 import type { HookFunction, Phase } from "./pipeline/context.js";
 import { toHeaderList } from "./pipeline/header-list.js";
 import { HookLoadError, loadHook } from "./pipeline/hooks.js";
@@ -21,9 +28,12 @@ import { nextRequestId, SERVER_NAME, sendError, statusPage } from "./pipeline/re
 import { type CompiledHook, type PhaseChains, type PhasedLocation, type ReturnRenderer, runPhases } from "./pipeline/run-phases.js";
 import { compileTemplate, redirectBase, type Template, TemplateError, VARIABLE_NAMES, type VariableSource } from "./pipeline/variables.js";
 import { forward, type ProxyRoute, type RequestTarget } from "./proxy/forward.js";
+import { type UpstreamPlan, UpstreamRegistry } from "./proxy/health.js";
 import { rawHeader } from "./proxy/hop-headers.js";
 import { type ProxyPassSpec, parseProxyPass, upstreamPath } from "./proxy/proxy-pass.js";
+import { type CompiledUpstream, compileNextUpstream, compileUpstream, type NextUpstream, singlePeer } from "./proxy/upstream-config.js";
 import { createBalancer, type PoolRegistry, type UpstreamServer } from "./proxy/upstreams.js";
+import { tunnel } from "./proxy/websocket.js";
 import { createLocationMatcher, type LocationMatcher, parseLocationKey } from "./router/locations.js";
 import { normalizePath } from "./router/normalize-path.js";
 import { createHostMatcher, type HostMatcher, normalizeHost } from "./router/virtual-hosts.js";
@@ -54,7 +64,22 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export interface ListenAddress {
   host: string | undefined;
   port: number;
+  /** A TLS listener (`{ addr, port, ssl: true }`). */
+  ssl: boolean;
 }
+
+/** What the TLS listeners of a config need: certificates by server name, protocol limits. */
+export interface TlsSettings {
+  /** The certificate for an SNI name: exact, wildcard, regex, then the default TLS virtual host's (vhost matching rules). */
+  contextFor(serverName: string): SecureContext;
+  /** The default TLS virtual host's certificate and key, for clients that send no SNI (setSecureContext options). */
+  defaultOptions: { cert: Buffer; key: Buffer; minVersion: SecureVersion; maxVersion: SecureVersion; ciphers?: string };
+  /** Offer h2 by ALPN: as nginx's listen http2, on when any TLS virtual host wants it. */
+  http2: boolean;
+}
+
+/** Upgrade requests (WebSocket) after the server handed over the socket. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ServerSettings {
   logLevel: string | undefined;
@@ -84,12 +109,18 @@ export interface CompiledLocation {
   /** clientMaxBodySize in bytes (0 = none): checked against Content-Length for every handler, as nginx does. */
   bodyLimit: number;
   handle: (req: IncomingMessage, res: ServerResponse, target: RequestTarget, captures: readonly string[] | null) => void;
+  /** proxyWebsockets: opens the tunnel (after rewrite and access); null: an upgrade is served as a plain request. */
+  upgrade:
+    | ((req: IncomingMessage, res: ServerResponse, socket: Duplex, head: Buffer, target: RequestTarget, captures: readonly string[] | null) => void)
+    | null;
 }
 
 interface CompiledVirtualHost {
   name: string;
   names: string[];
   locations: LocationMatcher<CompiledLocation>;
+  /** On a plain listener: answer 301 to https://$host$request_uri (NixOS forceSSL). */
+  forceSSL: boolean;
 }
 
 export interface RouteExplanation {
@@ -113,8 +144,18 @@ export interface RouteTable {
   files: Set<string>;
   /** Pool keys in use, so that a reload can close the others. */
   poolKeys: Set<string>;
+  /** The `upstreams` groups of this config, for health checks and status. */
+  upstreams: ReadonlyMap<string, UpstreamPlan>;
   locations: LocationSummary[];
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Requests on TLS listeners (HTTP/1.1 and HTTP/2): the virtual hosts with onlySSL, addSSL or forceSSL. */
+  handleTls(req: IncomingMessage, res: ServerResponse): void;
+  /** Upgrade requests (WebSocket), on plain and TLS listeners. */
+  handleUpgrade: UpgradeHandler;
+  /** Certificates and settings of the TLS listeners; null when the config has no TLS virtual host. */
+  tls: TlsSettings | null;
+  /** The client address of a request: the socket's peer, or what a trusted proxy says (trustedProxies). */
+  clientAddress(req: IncomingMessage): string;
   explain(method: string, url: string, host?: string): RouteExplanation;
   /** Plugin instances to close when this table is retired. */
   close(): Promise<void>;
@@ -128,13 +169,17 @@ export interface CompileOptions {
   /** Gateway-owned state kept across reloads; a throwaway one for `portico check`. */
   shared: SharedState;
   redis: RedisConnections;
+  /** Gateway-owned upstream server states (health, breaker); a throwaway one when absent. */
+  upstreams?: UpstreamRegistry;
+  /** Access log, metrics, tracing: when set, handlers are wrapped to feed it (null: nothing extra per request). */
+  observer?: Observer | null;
 }
 
 function parseListen(entry: unknown): ListenAddress | string {
-  if (typeof entry === "number") return { host: undefined, port: entry };
+  if (typeof entry === "number") return { host: undefined, port: entry, ssl: false };
   if (typeof entry === "object" && entry !== null) {
-    const { addr, port } = entry as { addr?: string; port: number };
-    return { host: addr && addr !== "*" ? addr.replace(/^\[(.*)\]$/, "$1") : undefined, port };
+    const { addr, port, ssl } = entry as { addr?: string; port: number; ssl?: boolean };
+    return { host: addr && addr !== "*" ? addr.replace(/^\[(.*)\]$/, "$1") : undefined, port, ssl: ssl === true };
   }
   const text = String(entry).trim();
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+|\*):)?(\d{1,5})$/.exec(text);
@@ -142,7 +187,7 @@ function parseListen(entry: unknown): ListenAddress | string {
   const port = Number(match[2]);
   if (port > 65535) return `port ${port} is out of range (0-65535)`;
   const host = match[1] === undefined || match[1] === "*" ? undefined : match[1].replace(/^\[(.*)\]$/, "$1");
-  return { host, port };
+  return { host, port, ssl: false };
 }
 
 /** nginx `return`: "CODE [TEXT|URL]", "URL" (302) or a bare code. */
@@ -169,6 +214,7 @@ function templateMessage(err: unknown, vars: Readonly<Record<string, unknown>>):
 
 export async function compileRouteTable(config: Validated, options: CompileOptions): Promise<RouteTable> {
   const { source, plugins, pools, logger, shared, redis } = options;
+  const upstreamRegistry = options.upstreams ?? new UpstreamRegistry();
   const issues: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const files = new Set<string>();
@@ -197,22 +243,17 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
     headersTimeout: parseTime(config.clientHeaderTimeout ?? DEFAULTS.clientHeaderTimeout),
     shutdownTimeout: parseTime(config.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
   };
+  // nginx realip: validated CIDRs, compiled once; without trustedProxies, the socket's peer.
+  const clientAddress = createClientAddress({
+    trustedProxies: config.trustedProxies,
+    realIpHeader: config.realIpHeader,
+    realIpRecursive: config.realIpRecursive,
+  });
 
   // Upstream groups: NAME → servers, each with its pool; pools are per connect timeout, so built lazily per location.
-  const upstreamGroups = new Map<string, { servers: Array<{ address: string; weight: number }>; keepalive: number | null }>();
+  const upstreamGroups = new Map<string, CompiledUpstream>();
   for (const [name, upstream] of Object.entries<Validated>(config.upstreams ?? {})) {
-    const entries: Array<{ address: string; weight: number }> = Array.isArray(upstream.servers)
-      ? upstream.servers.map((address: string) => ({ address, weight: 1 }))
-      : Object.entries<{ weight?: number }>(upstream.servers).map(([address, opts]) => ({ address, weight: opts.weight ?? 1 }));
-    entries.forEach((entry, index) => {
-      if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(entry.address) && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(entry.address)) {
-        error(
-          Array.isArray(upstream.servers) ? ["upstreams", name, "servers", index] : ["upstreams", name, "servers", entry.address],
-          `expected "host:port", got ${JSON.stringify(entry.address)}`,
-        );
-      }
-    });
-    upstreamGroups.set(name, { servers: entries, keepalive: upstream.keepalive ?? null });
+    upstreamGroups.set(name, compileUpstream(name, upstream, upstreamRegistry, vars, error));
   }
   const usedUpstreams = new Set<string>();
 
@@ -247,7 +288,13 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
   };
   const sortedPlugins = [...plugins].sort((a, b) => b.priority - a.priority);
 
-  const hostEntries: Array<{ names: string[]; isDefault: boolean; label: string; data: CompiledVirtualHost }> = [];
+  const hostEntries: HostEntry[] = [];
+  const tlsVersions: SecureVersion[] = [...(config.sslProtocols ?? DEFAULT_SSL_PROTOCOLS)].sort() as SecureVersion[];
+  const tlsLimits = {
+    minVersion: tlsVersions[0] as SecureVersion,
+    maxVersion: tlsVersions[tlsVersions.length - 1] as SecureVersion,
+    ...(config.sslCiphers ? { ciphers: config.sslCiphers as string } : {}),
+  };
   const allSummaries: LocationSummary[] = [];
 
   // nginx: "a duplicate default server"; reported at the second one, naming the first.
@@ -348,7 +395,17 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       // proxyPass
       let proxy: ProxyRoute | null = null;
       if (loc.proxyPass !== undefined) {
+        const upstreamTls = /^\s*https:\/\//i.test(loc.proxyPass as string)
+          ? await loadUpstreamTls(
+              (key) => loc[key] ?? vhost[key] ?? config[key],
+              (key) => (loc[key] !== undefined ? [...field, key] : vhost[key] !== undefined ? [...vhostField, key] : [key]),
+              source.baseDir,
+              files,
+              error,
+            )
+          : null;
         proxy = compileProxy(loc, field, {
+          upstreamTls,
           isRegex,
           prefixLength,
           locationKey,
@@ -366,6 +423,11 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           connectTimeout: parseTime(inherit(loc, "proxyConnectTimeout")),
           readTimeout: parseTime(inherit(loc, "proxyReadTimeout")),
           sendTimeout: parseTime(inherit(loc, "proxySendTimeout")),
+          nextUpstream: compileNextUpstream(
+            loc.proxyNextUpstream ?? vhost.proxyNextUpstream ?? config.proxyNextUpstream,
+            loc.proxyNextUpstreamTries ?? vhost.proxyNextUpstreamTries ?? config.proxyNextUpstreamTries,
+            loc.proxyNextUpstreamTimeout ?? vhost.proxyNextUpstreamTimeout ?? config.proxyNextUpstreamTimeout,
+          ),
           error,
           warn,
         });
@@ -411,15 +473,31 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
         req,
         path: target.path,
         rawQuery: target.rawQuery,
-        host: normalizeHost(rawHeader(req.rawHeaders, "host")) || vhost.serverName || vhostName,
+        host: normalizeHost(rawHeader(req.rawHeaders, "host") ?? rawHeader(req.rawHeaders, ":authority")) || vhost.serverName || vhostName,
         serverName: vhost.serverName ?? vhostName,
-        scheme: "http",
-        ip: req.socket.remoteAddress ?? "",
+        scheme: (req.socket as TLSSocket | undefined)?.encrypted === true ? "https" : "http",
+        ip: clientAddress(req),
         captures,
         proxyHost: proxy?.spec.proxyHost ?? "",
         requestId,
       });
 
+      const phased: PhasedLocation | null = hasPhases
+        ? {
+            chains,
+            proxy,
+            render,
+            defaultType,
+            bodyLimit,
+            vars,
+            location: { key: locationKey, captures: null },
+            virtualHost: { name: vhostName },
+            logger,
+            finishHeaders,
+            variables,
+            clientAddress,
+          }
+        : null;
       let handle: CompiledLocation["handle"];
       if (!hasPhases && proxy) {
         // The shortest path there is: straight into the proxy.
@@ -449,24 +527,29 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           };
         }
       } else {
-        const phased: PhasedLocation = {
-          chains,
-          proxy,
-          render,
-          defaultType,
-          bodyLimit,
-          vars,
-          location: { key: locationKey, captures: null },
-          virtualHost: { name: vhostName },
-          logger,
-          finishHeaders,
-          variables,
-        };
+        const engine = phased as PhasedLocation;
         handle = (req, res, target, captures) => {
-          void runPhases(phased, req, res, target, captures);
+          void runPhases(engine, req, res, target, captures);
         };
       }
-      const compiled: CompiledLocation = { summary, proxy, bodyLimit, handle };
+      if (options.observer) handle = options.observer.wrapLocation(summary, handle);
+      // NixOS proxyWebsockets: the upgrade goes through rewrite and access (auth), then the tunnel.
+      let upgrade: CompiledLocation["upgrade"] = null;
+      if (loc.proxyWebsockets === true && !proxy) {
+        warn([...field, "proxyWebsockets"], "has no effect without proxyPass");
+      } else if (loc.proxyWebsockets === true && proxy) {
+        const route = proxy;
+        const engine = phased;
+        upgrade = engine
+          ? (req, res, socket, head, target, captures) => {
+              void runPhases(engine, req, res, target, captures, (ctx) =>
+                tunnel(req, res, socket, head, route, target, ctx, route.setHeadersNeedVars ? variables(req, target, captures, ctx.requestId) : null),
+              );
+            }
+          : (req, res, socket, head, target, captures) =>
+              tunnel(req, res, socket, head, route, target, null, route.setHeadersNeedVars ? variables(req, target, captures, nextRequestId()) : null);
+      }
+      const compiled: CompiledLocation = { summary, proxy, bodyLimit, handle, upgrade };
       entries.push({
         key: locationKey,
         data: compiled,
@@ -483,7 +566,16 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       continue;
     }
     const names = [vhost.serverName ?? vhostName, ...(vhost.serverAliases ?? [])];
-    hostEntries.push({ names, isDefault: defaults.has(vhostName), label: vhostName, data: { name: vhostName, names, locations } });
+    const tls = await loadVirtualHostTls(vhost, vhostField, source.baseDir, files, tlsLimits, error, warn);
+    hostEntries.push({
+      names,
+      isDefault: defaults.has(vhostName),
+      label: vhostName,
+      data: { name: vhostName, names, locations, forceSSL: false },
+      tlsMode: tls.mode,
+      certificate: tls.certificate,
+      http2: vhost.http2 !== false,
+    });
   }
 
   for (const name of upstreamGroups.keys()) {
@@ -519,7 +611,42 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
       );
     }
   }
-  if (issues.length > 0 || !hosts) {
+  // TLS listeners serve the onlySSL/addSSL/forceSSL virtual hosts; plain ones the others, forceSSL redirecting.
+  let plainHosts = hosts;
+  let tlsHosts: HostMatcher<CompiledVirtualHost> | null = null;
+  let tlsSettings: TlsSettings | null = null;
+  const tlsEntries = hostEntries.filter((entry) => entry.tlsMode !== "none");
+  const plainEntries = hostEntries
+    .filter((entry) => entry.tlsMode !== "only")
+    .map((entry) => (entry.tlsMode === "force" ? { ...entry, data: { ...entry.data, forceSSL: true } } : entry));
+  const listenField = (address: ListenAddress): FieldPath => (Array.isArray(config.listen) ? ["listen", listen.indexOf(address)] : ["listen"]);
+  const tlsListener = listen.find((address) => address.ssl);
+  const plainListener = listen.find((address) => !address.ssl);
+  if (tlsEntries.length > 0 && !tlsListener) {
+    const first = tlsEntries[0] as HostEntry;
+    error(
+      ["virtualHosts", first.label, first.tlsMode === "only" ? "onlySSL" : first.tlsMode === "add" ? "addSSL" : "forceSSL"],
+      'no TLS listener serves it: add { addr: "0.0.0.0", port: 443, ssl: true } to listen',
+    );
+  }
+  if (tlsListener && tlsEntries.length === 0 && hostEntries.length > 0) {
+    error(listenField(tlsListener), "this TLS listener has no virtual host to serve: give one onlySSL, addSSL or forceSSL and its sslCertificate");
+  }
+  if (plainListener && plainEntries.length === 0 && hostEntries.length > 0) {
+    error(listenField(plainListener), "this plain listener has no virtual host to serve: every virtual host is onlySSL (use addSSL or forceSSL, or ssl: true)");
+  }
+  if (hosts && issues.length === 0 && tlsEntries.length > 0) {
+    if (plainEntries.length > 0) plainHosts = createHostMatcher(plainEntries);
+    tlsHosts = createHostMatcher(tlsEntries);
+    const certificates = createHostMatcher(tlsEntries.map((entry) => ({ ...entry, data: entry.certificate as VirtualHostCertificate })));
+    const fallback = certificates.match("").data;
+    tlsSettings = {
+      contextFor: (serverName) => certificates.match(normalizeHost(serverName) || "").data.context,
+      defaultOptions: { cert: fallback.cert, key: fallback.key, ...tlsLimits },
+      http2: tlsEntries.some((entry) => entry.http2),
+    };
+  }
+  if (issues.length > 0 || !hosts || !plainHosts) {
     await closePlugins(pluginInstances);
     throw new ConfigError(
       "PTC_ERR_CONFIG_INVALID",
@@ -535,11 +662,135 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
     warnings,
     files,
     poolKeys,
+    upstreams: new Map([...upstreamGroups].map(([name, group]) => [name, group.plan])),
     locations: allSummaries,
     hosts,
+    plainHosts,
+    tlsHosts,
+    tls: tlsSettings,
     logger,
+    clientAddress,
+    observer: options.observer ?? null,
     close: () => closePlugins(pluginInstances),
   });
+}
+
+const DEFAULT_SSL_PROTOCOLS = ["TLSv1.2", "TLSv1.3"];
+
+interface VirtualHostCertificate {
+  cert: Buffer;
+  key: Buffer;
+  context: SecureContext;
+}
+
+interface HostEntry {
+  names: string[];
+  isDefault: boolean;
+  label: string;
+  data: CompiledVirtualHost;
+  /** NixOS onlySSL / addSSL / forceSSL, or none: plain listeners only. */
+  tlsMode: "none" | "only" | "add" | "force";
+  certificate: VirtualHostCertificate | null;
+  http2: boolean;
+}
+
+/**
+ * A virtual host's TLS: its mode and certificate, read now (and again at each reload: the files
+ * become reload triggers). The key is a secret: messages name the file, never its content.
+ */
+async function loadVirtualHostTls(
+  vhost: Validated,
+  field: FieldPath,
+  baseDir: string,
+  files: Set<string>,
+  limits: { minVersion: SecureVersion; maxVersion: SecureVersion; ciphers?: string },
+  error: (field: FieldPath, message: string, at?: "key" | "value") => void,
+  warn: (field: FieldPath, message: string, at?: "key" | "value") => void,
+): Promise<{ mode: HostEntry["tlsMode"]; certificate: VirtualHostCertificate | null }> {
+  const flags = (["onlySSL", "addSSL", "forceSSL"] as const).filter((flag) => vhost[flag] === true);
+  if (flags.length > 1) {
+    error([...field, flags[1] as string], `${flags.join(" and ")} exclude each other (NixOS): keep one`);
+    return { mode: "none", certificate: null };
+  }
+  const flag = flags[0];
+  if (flag === undefined) {
+    for (const key of ["sslCertificate", "sslCertificateKey", "http2"]) {
+      if (vhost[key] !== undefined) warn([...field, key], "has no effect without onlySSL, addSSL or forceSSL");
+    }
+    return { mode: "none", certificate: null };
+  }
+  const mode = flag === "onlySSL" ? "only" : flag === "addSSL" ? "add" : "force";
+  if (vhost.sslCertificate === undefined || vhost.sslCertificateKey === undefined) {
+    error([...field, flag], `${flag} needs sslCertificate and sslCertificateKey (PEM files)`);
+    return { mode, certificate: null };
+  }
+  const read = async (key: "sslCertificate" | "sslCertificateKey"): Promise<Buffer | null> => {
+    const absolute = path.resolve(baseDir, vhost[key] as string);
+    files.add(absolute);
+    try {
+      return await readFile(absolute);
+    } catch (err) {
+      error([...field, key], `cannot read ${absolute}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
+      return null;
+    }
+  };
+  const cert = await read("sslCertificate");
+  const key = await read("sslCertificateKey");
+  if (!cert || !key) return { mode, certificate: null };
+  try {
+    return { mode, certificate: { cert, key, context: createSecureContext({ cert, key, ...limits }) } };
+  } catch (err) {
+    // OpenSSL's reason ("key values mismatch", "no start line") names no key material.
+    error([...field, "sslCertificateKey"], `the certificate and key do not load together: ${(err as Error).message}`);
+    return { mode, certificate: null };
+  }
+}
+
+/** The upstream TLS options of a location (proxySsl*, inherited like nginx's), and an id for the pool key. */
+async function loadUpstreamTls(
+  value: (key: string) => unknown,
+  where: (key: string) => FieldPath,
+  baseDir: string,
+  files: Set<string>,
+  error: (field: FieldPath, message: string) => void,
+): Promise<UpstreamTls> {
+  const options: ConnectionOptions = { rejectUnauthorized: value("proxySslVerify") !== false };
+  const id = [`verify=${options.rejectUnauthorized}`];
+  const serverName = value("proxySslServerName") as string | undefined;
+  if (serverName !== undefined) {
+    options.servername = serverName;
+    id.push(`sni=${serverName}`);
+  }
+  for (const [key, option] of [
+    ["proxySslTrustedCertificate", "ca"],
+    ["proxySslCertificate", "cert"],
+    ["proxySslCertificateKey", "key"],
+  ] as const) {
+    const file = value(key) as string | undefined;
+    if (file === undefined) continue;
+    const absolute = path.resolve(baseDir, file);
+    files.add(absolute);
+    try {
+      const content = await readFile(absolute);
+      options[option] = content;
+      id.push(`${option}=${createHash("sha256").update(content).digest("hex").slice(0, 16)}`);
+    } catch (err) {
+      error(where(key), `cannot read ${absolute}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
+    }
+  }
+  if ((value("proxySslCertificate") === undefined) !== (value("proxySslCertificateKey") === undefined)) {
+    error(
+      where(value("proxySslCertificate") === undefined ? "proxySslCertificateKey" : "proxySslCertificate"),
+      "proxySslCertificate and proxySslCertificateKey go together",
+    );
+  }
+  return { options, id: id.join(";") };
+}
+
+export interface UpstreamTls {
+  options: ConnectionOptions;
+  /** Identifies the options in the pool key, without the secrets themselves. */
+  id: string;
 }
 
 async function closePlugins(instances: Map<object, { plugin: AnyPlugin; instance: unknown }>): Promise<void> {
@@ -636,12 +887,14 @@ function compileReturn(
 }
 
 interface ProxyCompileContext {
+  upstreamTls: UpstreamTls | null;
   isRegex: boolean;
   prefixLength: number;
   locationKey: string;
   pattern: string;
   modifier: string;
-  upstreamGroups: Map<string, { servers: Array<{ address: string; weight: number }>; keepalive: number | null }>;
+  upstreamGroups: Map<string, CompiledUpstream>;
+  nextUpstream: NextUpstream;
   usedUpstreams: Set<string>;
   pools: PoolRegistry;
   poolKeys: Set<string>;
@@ -690,9 +943,7 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
 
   // Servers: an upstreams entry by that name, or the host itself.
   const group = !spec.explicitPort ? c.upstreamGroups.get(spec.host) : undefined;
-  const addresses = group
-    ? group.servers
-    : [{ address: `${spec.host.includes(":") && !spec.host.startsWith("[") ? `[${spec.host}]` : spec.host}:${spec.port}`, weight: 1 }];
+  const peers = group ? group.plan.peers : [singlePeer(`${spec.host.includes(":") && !spec.host.startsWith("[") ? `[${spec.host}]` : spec.host}:${spec.port}`)];
   if (group) c.usedUpstreams.add(spec.host);
   else if (!spec.explicitPort && !/[.:[]/.test(spec.host) && spec.host !== "localhost") {
     // "http://backend/" reads as an upstream's name; when there is none, it is a host name on port 80.
@@ -702,11 +953,12 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
       `no upstream is named "${spec.host}", so it is looked up as a host name on port ${spec.port}${guess ? `: did you mean the upstream "${guess}"?` : ""}`,
     );
   }
-  const servers: UpstreamServer[] = addresses.map(({ address, weight }) => {
+  const servers: UpstreamServer[] = peers.map((peer) => {
+    const address = peer.address;
     const origin = `${spec.scheme}://${/:\d+$/.test(address) ? address : `${address}:${spec.scheme === "https" ? 443 : 80}`}`;
-    const { key, pool } = c.pools.get(origin, { connectTimeout: c.connectTimeout, connections: group?.keepalive ?? null });
+    const { key, pool } = c.pools.get(origin, { connectTimeout: c.connectTimeout, connections: group?.keepalive ?? null, tls: c.upstreamTls });
     c.poolKeys.add(key);
-    return { address, origin, pool, weight };
+    return { ...peer, origin, pool };
   });
 
   const setHeaders: Array<readonly [string, Template]> = [];
@@ -714,7 +966,8 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
   if (c.recommended) for (const [name, value] of RECOMMENDED_HEADERS) byName.set(name.toLowerCase(), [name, value, [...field, "recommendedProxySettings"]]);
   for (const [name, value] of Object.entries<string>(loc.proxySetHeader ?? {}))
     byName.set(name.toLowerCase(), [name, value, [...field, "proxySetHeader", name]]);
-  let needsVars = false;
+  // The hash key's variables are built with the headers' (one VariableSource per request).
+  let needsVars = group?.hashKey != null && group.hashKey !== "consumer" && !group.hashKey.isConstant;
   for (const [name, value, where] of byName.values()) {
     try {
       const template = compileTemplate(value, c.vars);
@@ -726,7 +979,9 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
   }
   return {
     spec,
-    pick: createBalancer(servers),
+    pick: createBalancer(servers, group?.loadBalancing),
+    hashKey: group?.hashKey ?? null,
+    nextUpstream: c.nextUpstream,
     prefixLength: c.prefixLength,
     setHeaders,
     replacedHeaders: new Set(byName.keys()),
@@ -734,6 +989,8 @@ function compileProxy(loc: Validated, field: FieldPath, c: ProxyCompileContext):
     headersTimeout: c.readTimeout,
     bodyTimeout: c.readTimeout,
     sendTimeout: c.sendTimeout,
+    connectTimeout: c.connectTimeout,
+    tls: c.upstreamTls?.options ?? null,
     bodyLimit: c.bodyLimit,
     logger: c.logger,
     finishHeaders: c.finishHeaders,
@@ -747,9 +1004,16 @@ interface TableParts {
   warnings: ConfigIssue[];
   files: Set<string>;
   poolKeys: Set<string>;
+  upstreams: ReadonlyMap<string, UpstreamPlan>;
   locations: LocationSummary[];
   hosts: HostMatcher<CompiledVirtualHost>;
+  /** What plain listeners serve (forceSSL hosts redirect), and TLS listeners (null: no TLS virtual host). */
+  plainHosts: HostMatcher<CompiledVirtualHost>;
+  tlsHosts: HostMatcher<CompiledVirtualHost> | null;
+  tls: TlsSettings | null;
   logger: Logger;
+  clientAddress: ClientAddress;
+  observer: Observer | null;
   close: () => Promise<void>;
 }
 
@@ -772,7 +1036,7 @@ function splitTarget(url: string): { raw: string; rawPath: string; rawQuery: str
 }
 
 function createTable(parts: TableParts): RouteTable {
-  const { hosts, logger } = parts;
+  const { hosts, logger, clientAddress } = parts;
 
   const reject = (
     res: ServerResponse,
@@ -780,11 +1044,18 @@ function createTable(parts: TableParts): RouteTable {
     req: IncomingMessage,
   ): void => {
     const requestId = nextRequestId();
-    logger.info({ code, requestId, url: req.url, ip: req.socket.remoteAddress }, "request refused");
+    logger.info({ code, requestId, url: req.url, ip: clientAddress(req) }, "request refused");
     sendError(res, code, requestId);
   };
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  /** Picks virtual host and location, and hands over; `upgrade` for an Upgrade request whose socket the server gave up. */
+  function route(
+    hosts: HostMatcher<CompiledVirtualHost>,
+    scheme: "http" | "https",
+    req: IncomingMessage,
+    res: ServerResponse,
+    upgrade: { socket: Duplex; head: Buffer } | null,
+  ): void {
     const split = splitTarget(req.url ?? "/");
     const path = split ? normalizePath(split.rawPath) : null;
     if (!split || path === null) {
@@ -803,6 +1074,11 @@ function createTable(parts: TableParts): RouteTable {
         hostHeader = raw[i + 1];
         hostCount++;
       } else if (name.length === 14 && name.toLowerCase() === "content-length") contentLength = Number(raw[i + 1]);
+      // HTTP/2 (RFC 9113 8.3.1): :authority stands for Host, which then is usually absent.
+      else if (name.length === 10 && name === ":authority" && hostCount === 0) {
+        hostHeader = raw[i + 1];
+        hostCount = 1;
+      }
     }
     // RFC 9112 3.2: HTTP/1.1 needs exactly one Host (nginx: "client sent duplicate host header");
     // an absolute-form target names the host itself and takes precedence.
@@ -812,6 +1088,22 @@ function createTable(parts: TableParts): RouteTable {
       return;
     }
     const vhost = hosts.match(host).data;
+    if (vhost.forceSSL) {
+      // NixOS forceSSL: return 301 https://$host$request_uri;
+      const body = statusPage(301);
+      res.writeHead(301, [
+        "Server",
+        SERVER_NAME,
+        "Location",
+        `https://${host || vhost.names[0] || "localhost"}${split.raw}`,
+        "Content-Type",
+        "text/html",
+        "Content-Length",
+        String(body.length),
+      ]);
+      res.end(body);
+      return;
+    }
     const found = vhost.locations.match(path);
     if (found === null) {
       res.writeHead(404, NOT_FOUND_HEADERS);
@@ -824,7 +1116,7 @@ function createTable(parts: TableParts): RouteTable {
         "Server",
         SERVER_NAME,
         "Location",
-        redirectBase("http", host || vhost.names[0] || "localhost", req) + found.redirectTo + (split.rawQuery ? `?${split.rawQuery}` : ""),
+        redirectBase(scheme, host || vhost.names[0] || "localhost", req) + found.redirectTo + (split.rawQuery ? `?${split.rawQuery}` : ""),
         "Content-Type",
         "text/html",
         "Content-Length",
@@ -840,13 +1132,33 @@ function createTable(parts: TableParts): RouteTable {
     }
     const target: RequestTarget = { raw: split.raw, rawPath: split.rawPath, rawQuery: split.rawQuery, path };
     try {
-      location.handle(req, res, target, found.captures ? Array.from(found.captures) : null);
+      if (upgrade !== null && location.upgrade !== null)
+        location.upgrade(req, res, upgrade.socket, upgrade.head, target, found.captures ? Array.from(found.captures) : null);
+      else location.handle(req, res, target, found.captures ? Array.from(found.captures) : null);
     } catch (error) {
       // A bug of ours must cost one request, never the process.
       const requestId = nextRequestId();
       logger.error({ code: "PTC_ERR_HOOK_FAILED", requestId, location: location.summary.key, err: error }, "request handler threw");
       sendError(res, "PTC_ERR_HOOK_FAILED", requestId);
     }
+  }
+
+  const { plainHosts, tlsHosts } = parts;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => route(plainHosts, "http", req, res, null);
+  const tlsRoutes = tlsHosts ?? plainHosts;
+  const handleTls = (req: IncomingMessage, res: ServerResponse): void => route(tlsRoutes, "https", req, res, null);
+
+  /**
+   * An Upgrade request: routed like any other. A proxyWebsockets location opens the tunnel; any
+   * other answers it as a plain request (nginx drops Upgrade as hop-by-hop), then closes.
+   */
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    res.once("finish", () => socket.end());
+    const tls = (socket as TLSSocket).encrypted === true;
+    route(tls ? tlsRoutes : plainHosts, tls ? "https" : "http", req, res, { socket, head });
   }
 
   function explain(method: string, url: string, hostArg?: string): RouteExplanation {
@@ -903,8 +1215,13 @@ function createTable(parts: TableParts): RouteTable {
     warnings: parts.warnings,
     files: parts.files,
     poolKeys: parts.poolKeys,
+    upstreams: parts.upstreams,
     locations: parts.locations,
-    handle,
+    handle: parts.observer ? parts.observer.wrapTable(handle, clientAddress) : handle,
+    handleTls: parts.observer ? parts.observer.wrapTable(handleTls, clientAddress) : handleTls,
+    handleUpgrade,
+    tls: parts.tls,
+    clientAddress,
     explain,
     close: parts.close,
   };

@@ -7,6 +7,8 @@ import { parseArgs } from "node:util";
 import { configJsonSchema } from "../config/schema.js";
 import { checkConfig } from "../gateway.js";
 import { BUILTIN_PLUGINS } from "../plugins/index.js";
+import { cachePurge } from "./cache.js";
+import { importNginxCommand } from "./import-nginx.js";
 import { formatForCli, printConfigError } from "./output.js";
 import { explainRoute } from "./routes.js";
 import { start } from "./start.js";
@@ -16,7 +18,9 @@ const USAGE = `Usage:
   portico check  -c FILE                  validate like nginx -t (exit 0 valid, 1 invalid)
   portico routes -c FILE [METHOD] URL     which virtual host and location a request lands in, and why
                  [--host HOST] [--json]
+  portico cache purge -c FILE             purge proxyCache entries: --key KEY or --prefix PREFIX [--zone ZONE]
   portico schema                          print the config's JSON Schema
+  portico import-nginx FILE [-o OUT]      nginx/OpenResty config to Portico YAML (exit 0 all carried, 2 with TODOs, 1 bad syntax)
   portico --version`;
 
 function version(): string {
@@ -46,6 +50,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  if (command === "import-nginx") {
+    if (!rest[0]) {
+      process.stderr.write("portico import-nginx: give the nginx config, e.g. portico import-nginx /etc/nginx/nginx.conf -o portico.yaml\n");
+      return 2;
+    }
+    return importNginxCommand(rest[0], values.output);
+  }
   if (command === "schema") {
     process.stdout.write(`${JSON.stringify(configJsonSchema(BUILTIN_PLUGINS), null, 2)}\n`);
     return 0;
@@ -68,6 +79,13 @@ export async function main(argv: string[]): Promise<number> {
         printConfigError(error, file);
         return 1;
       }
+    case "cache": {
+      if (rest[0] !== "purge") {
+        process.stderr.write("portico cache: the command is `portico cache purge -c FILE (--key KEY | --prefix PREFIX) [--zone ZONE]`\n");
+        return 2;
+      }
+      return cachePurge(file, { key: values.key, prefix: values.prefix, zone: values.zone });
+    }
     case "routes": {
       const [method, url] = rest.length >= 2 ? [rest[0] as string, rest[1] as string] : ["GET", rest[0]];
       if (!url) {
@@ -90,6 +108,10 @@ function parse(argv: string[]) {
       config: { type: "string", short: "c" },
       host: { type: "string" },
       json: { type: "boolean" },
+      key: { type: "string" },
+      prefix: { type: "string" },
+      zone: { type: "string" },
+      output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
     },

@@ -4,6 +4,9 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { PorticoError } from "../errors.js";
+import type { AccessRecord } from "../observability/record.js";
+import type { RequestTarget } from "../proxy/forward.js";
+import type { PhasedLocation } from "./run-phases.js";
 
 export type Phase = "rewrite" | "access" | "content" | "headerFilter" | "bodyFilter" | "log";
 export const PHASES: readonly Phase[] = ["rewrite", "access", "content", "headerFilter", "bodyFilter", "log"];
@@ -26,7 +29,12 @@ export interface RequestView {
   readonly url: string;
   /** The normalised path (decoded, dot segments resolved) that locations were matched on. A rewrite hook may set it: the new path goes upstream whole, as after nginx's `rewrite … break`. */
   path: string;
-  readonly query: URLSearchParams;
+  /**
+   * The query. Changing the object in place changes nothing upstream; assigning one (in rewrite or
+   * access) does: `const q = ctx.request.query; q.delete("apikey"); ctx.request.query = q;` sends
+   * `q` upstream instead of the query as received.
+   */
+  query: URLSearchParams;
   /** Lower-case names. Changes made in rewrite/access go upstream. */
   readonly headers: IncomingHttpHeaders;
   /** The client address. */
@@ -102,6 +110,8 @@ export interface BodyFilterContext extends BaseContext {
 /** log: everything, read-only; the response is sent. */
 export interface LogContext extends BaseContext {
   readonly response: { readonly status: number; readonly headers: Readonly<OutgoingHttpHeaders> };
+  /** The access log's record of this request (read-only): the same object the access log writes. */
+  readonly log: Readonly<AccessRecord>;
 }
 
 /** The context of rewrite, access and content hooks, the common case. */
@@ -109,6 +119,7 @@ export type Context = RequestPhaseContext;
 
 /** The whole context: one object per request, which each phase sees through its type above. */
 export interface EngineContext extends RequestPhaseContext {
+  log: AccessRecord;
   chunk: Buffer | null;
   eof: boolean;
 }
@@ -200,6 +211,12 @@ class RequestState implements RequestView {
     return this.#query;
   }
 
+  set query(value: URLSearchParams) {
+    if (!(value instanceof URLSearchParams)) throw new TypeError("ctx.request.query must be a URLSearchParams");
+    this.#query = value;
+    this.#ctx.queryChanged = true;
+  }
+
   async #read(): Promise<Buffer> {
     const ctx = this.#ctx;
     ctx.body ??= await readBody(ctx.req, this.#bodyLimit);
@@ -220,6 +237,15 @@ class RequestState implements RequestView {
   }
 }
 
+/**
+ * Makes `id` THE request id of this request: in ctx.requestId, error bodies, log lines and
+ * $request_id. For the requestId plugin, in the rewrite phase (before anything has used the id).
+ */
+export function setRequestId(ctx: BaseContext, id: string): void {
+  if (!(ctx instanceof RequestContext)) throw new TypeError("setRequestId needs the engine's request context");
+  ctx.requestId = id;
+}
+
 /** Mutable state of one request behind the Context interface. */
 export class RequestContext implements EngineContext {
   readonly request: RequestView;
@@ -228,15 +254,23 @@ export class RequestContext implements EngineContext {
   readonly store = new Map<string, unknown>();
   readonly location: LocationInfo;
   readonly virtualHost: VirtualHostInfo;
-  readonly requestId: string;
+  /** Settable only through setRequestId (the requestId plugin): hooks see it read-only. */
+  requestId: string;
   consumer: Consumer | null = null;
   jwt: Readonly<Record<string, unknown>> | null = null;
+  /** The access record: set at once when something observes requests, else when the log phase begins. */
+  log!: AccessRecord;
   chunk: Buffer | null = null;
   eof = false;
   /** The body once a hook has read it: the proxy then sends this instead of the stream. */
   body: Buffer | null = null;
   /** Set when a rewrite hook changed request.path. */
   pathChanged = false;
+  /** Set when a hook assigned request.query: its serialisation goes upstream. */
+  queryChanged = false;
+  /** On proxyPass locations: the location and request target, for fetchUpstream() (src/pipeline/upstream.ts). */
+  phased: PhasedLocation | null = null;
+  target: RequestTarget | null = null;
   readonly req: IncomingMessage;
 
   constructor(req: IncomingMessage, init: ContextInit) {

@@ -8,9 +8,10 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { PorticoError } from "../errors.js";
+import { basicRecord, observationOf } from "../observability/record.js";
 import { forward, type ProxyRoute, type RequestTarget } from "../proxy/forward.js";
 import { type EngineContext, type HookResult, isExit, type LocationInfo, RequestContext, type VirtualHostInfo } from "./context.js";
-import { toHeaderList } from "./header-list.js";
+import { toHeaderList, toHeaderObject } from "./header-list.js";
 import { nextRequestId, sendError, statusPage } from "./respond.js";
 import type { VariableSource } from "./variables.js";
 
@@ -50,6 +51,8 @@ export interface PhasedLocation {
   logger: Logger;
   finishHeaders: (status: number, headers: string[]) => void;
   variables: (req: IncomingMessage, target: RequestTarget, captures: readonly string[] | null, requestId: string) => VariableSource;
+  /** The client address (trustedProxies), for ctx.request.ip. */
+  clientAddress: (req: IncomingMessage) => string;
 }
 
 class HookError extends Error {
@@ -104,7 +107,8 @@ async function toResponse(value: unknown, status: number, headers: OutgoingHttpH
   if (value === undefined || value === null) return { status, headers, body: null };
   if (typeof value === "string" || Buffer.isBuffer(value) || value instanceof Uint8Array) {
     if (!contentTypeOf(headers)) headers["content-type"] = defaultType;
-    return { status, headers, body: typeof value === "string" ? Buffer.from(value) : Buffer.from(value as Uint8Array) };
+    // A Buffer is sent as it is (a cache's stored body is not copied per answer).
+    return { status, headers, body: typeof value === "string" ? Buffer.from(value) : Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array) };
   }
   if (value instanceof Readable) {
     if (!contentTypeOf(headers)) headers["content-type"] = defaultType;
@@ -179,9 +183,11 @@ function filterChunk(filters: CompiledHook[], ctx: RequestContext, chunk: Buffer
 }
 
 function fail(loc: PhasedLocation, ctx: RequestContext, res: ServerResponse, error: unknown): void {
-  if (error instanceof PorticoError && error.code === "PTC_ERR_REQUEST_BODY_TOO_LARGE") {
-    loc.logger.info({ code: error.code, requestId: ctx.requestId, location: loc.location.key }, "request body too large");
-    sendError(res, error.code, ctx.requestId);
+  // A hook that reads a body past clientMaxBodySize: the client's fault (413), not the hook's.
+  const tooLarge = error instanceof HookError ? error.original : error;
+  if (tooLarge instanceof PorticoError && tooLarge.code === "PTC_ERR_REQUEST_BODY_TOO_LARGE") {
+    loc.logger.info({ code: tooLarge.code, requestId: ctx.requestId, location: loc.location.key }, "request body too large");
+    sendError(res, tooLarge.code, ctx.requestId);
     return;
   }
   const hook = error instanceof HookError ? error.hook : "phase engine";
@@ -193,7 +199,9 @@ function fail(loc: PhasedLocation, ctx: RequestContext, res: ServerResponse, err
   sendError(res, "PTC_ERR_HOOK_FAILED", ctx.requestId);
 }
 
-function runLog(loc: PhasedLocation, ctx: RequestContext): void {
+function runLog(loc: PhasedLocation, ctx: RequestContext, res: ServerResponse): void {
+  // Without access log or metrics, the record is made here, from what the engine knows (no timings).
+  ctx.log ??= basicRecord(ctx, res);
   const done = (error: unknown) => {
     if (error === undefined) return;
     const hook = error instanceof HookError ? error.hook : "log";
@@ -217,19 +225,31 @@ export async function runPhases(
   res: ServerResponse,
   target: RequestTarget,
   captures: readonly string[] | null,
+  /** A WebSocket upgrade (proxyWebsockets): once rewrite and access let it through, it opens the tunnel instead of content or proxy. */
+  upgrade?: (ctx: RequestContext) => void,
 ): Promise<void> {
-  const requestId = nextRequestId();
+  const observed = observationOf(res);
+  const requestId = observed?.record.requestId ?? nextRequestId();
   const ctx = new RequestContext(req, {
     path: target.path,
     rawQuery: target.rawQuery,
-    ip: req.socket.remoteAddress ?? "",
+    ip: loc.clientAddress(req),
     vars: loc.vars,
     location: captures ? { key: loc.location.key, captures } : loc.location,
     virtualHost: loc.virtualHost,
     requestId,
     bodyLimit: loc.bodyLimit,
   });
-  if (loc.chains.log.length > 0) res.once("close", () => runLog(loc, ctx));
+  if (observed !== undefined) {
+    observed.ctx = ctx;
+    ctx.log = observed.record;
+  }
+  // For fetchUpstream() (src/pipeline/upstream.ts): a content hook on a proxyPass location may make the upstream request itself.
+  if (loc.proxy !== null) {
+    ctx.phased = loc;
+    ctx.target = target;
+  }
+  if (loc.chains.log.length > 0) res.once("close", () => runLog(loc, ctx, res));
   try {
     const chains = loc.chains;
     for (const chain of [chains.rewrite, chains.access]) {
@@ -237,15 +257,21 @@ export async function runPhases(
       const result = await runChain(chain, ctx, false);
       if (isExit(result)) return await send(loc, ctx, res, await exitResponse(result));
     }
+    if (upgrade !== undefined) return upgrade(ctx);
 
     if (chains.content.length > 0) {
       const value = await runChain(chains.content, ctx, true);
-      const own = isExit(value) ? await exitResponse(value) : await toResponse(value, ctx.response.status, ctx.response.headers, loc.defaultType);
-      return await send(loc, ctx, res, own);
+      // Where the location answers itself (proxyPass, return), content hooks come from plugins: no value lets it answer.
+      if (value !== undefined || (loc.proxy === null && loc.render === null)) {
+        const own = isExit(value) ? await exitResponse(value) : await toResponse(value, ctx.response.status, ctx.response.headers, loc.defaultType);
+        return await send(loc, ctx, res, own);
+      }
     }
     if (loc.render) {
-      const variables = loc.variables(req, { ...target, path: ctx.request.path }, captures, requestId);
-      return await send(loc, ctx, res, loc.render(variables));
+      const variables = loc.variables(req, { ...target, path: ctx.request.path }, captures, ctx.requestId);
+      const own = loc.render(variables);
+      // Hooks see lower-case names (and send() then finds the Content-Length it must not repeat).
+      return await send(loc, ctx, res, { ...own, headers: toHeaderObject(toHeaderList(own.headers)) });
     }
     if (loc.proxy) {
       const headerFilter = chains.headerFilter;
@@ -260,6 +286,8 @@ export async function runPhases(
           headers: req.headers,
           path: ctx.request.path,
           pathChanged: ctx.pathChanged,
+          query: ctx.queryChanged ? ctx.request.query.toString() : null,
+          requestId: ctx.requestId,
           onHeaders:
             headerFilter.length === 0
               ? null
@@ -271,8 +299,9 @@ export async function runPhases(
                 },
           onChunk: bodyFilter.length === 0 ? null : (chunk, eof) => filterChunk(bodyFilter, ctx, chunk, eof),
           onFailure: (error) => fail(loc, ctx, res, error),
+          consumer: ctx.consumer?.name ?? null,
         },
-        loc.proxy.setHeadersNeedVars ? loc.variables(req, target, captures, requestId) : null,
+        loc.proxy.setHeadersNeedVars ? loc.variables(req, target, captures, ctx.requestId) : null,
       );
     }
   } catch (error) {

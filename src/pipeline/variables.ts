@@ -16,6 +16,7 @@ export interface VariableSource {
   host: string;
   serverName: string;
   scheme: "http" | "https";
+  /** The client address ($remote_addr): the socket's peer, or what a trusted proxy says. */
   ip: string;
   captures: readonly string[] | null;
   proxyHost: string;
@@ -36,7 +37,8 @@ const BUILTIN: Record<string, (source: VariableSource) => string> = {
   host: (s) => s.host,
   hostname: () => HOSTNAME,
   remote_addr: (s) => s.ip,
-  realip_remote_addr: (s) => s.ip,
+  // nginx realip: the peer of the socket, before trustedProxies replaced it.
+  realip_remote_addr: (s) => s.req.socket?.remoteAddress ?? "",
   scheme: (s) => s.scheme,
   https: (s) => (s.scheme === "https" ? "on" : ""),
   request_uri: (s) => s.req.url ?? "/",
@@ -54,9 +56,11 @@ const BUILTIN: Record<string, (source: VariableSource) => string> = {
   content_type: (s) => header(s.req, "content-type"),
   content_length: (s) => header(s.req, "content-length"),
   http_host: (s) => header(s.req, "host"),
+  // Appends the socket's peer (the hop that reached us), not the resolved client address.
   proxy_add_x_forwarded_for: (s) => {
+    const peer = s.req.socket?.remoteAddress ?? "";
     const previous = header(s.req, "x-forwarded-for");
-    return previous ? `${previous}, ${s.ip}` : s.ip;
+    return previous ? `${previous}, ${peer}` : peer;
   },
 };
 

@@ -12,5 +12,32 @@
  * |               |          | | compression   | 40       |
  */
 import type { AnyPlugin } from "../pipeline/plugin.js";
+import { authorize } from "./authorize/index.js";
+import { basicAuth } from "./basic-auth/index.js";
+import { compression } from "./compression/index.js";
+import { cors } from "./cors/index.js";
+import { ipRestriction } from "./ip-restriction/index.js";
+import { jwtAuth } from "./jwt-auth/index.js";
+import { keyAuth } from "./key-auth/index.js";
+import { limitConn } from "./limit-conn/index.js";
+import { limitCount } from "./limit-count/index.js";
+import { limitReq } from "./limit-req/index.js";
+import { openidConnect } from "./openid-connect/index.js";
+import { proxyCache } from "./proxy-cache/index.js";
+import { requestId } from "./request-id/index.js";
 
-export const BUILTIN_PLUGINS: readonly AnyPlugin[] = [];
+export const BUILTIN_PLUGINS: readonly AnyPlugin[] = [
+  requestId,
+  ipRestriction,
+  cors,
+  openidConnect,
+  basicAuth,
+  jwtAuth,
+  keyAuth,
+  authorize,
+  limitConn,
+  limitCount,
+  limitReq,
+  proxyCache,
+  compression,
+];

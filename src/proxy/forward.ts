@@ -8,17 +8,24 @@ import { Transform } from "node:stream";
 import type { Logger } from "pino";
 import { type Dispatcher, errors } from "undici";
 import type { ErrorCode } from "../errors.js";
+import { observationOf, upstreamAnswered, upstreamEnded, upstreamStarted } from "../observability/record.js";
 import { removeHeaders, toHeaderList, toHeaderObject } from "../pipeline/header-list.js";
 import { nextRequestId, sendError } from "../pipeline/respond.js";
 import type { Template, VariableSource } from "../pipeline/variables.js";
+import { beginAttempt, endAttempt, OUTCOME_FAILED, OUTCOME_NEUTRAL, OUTCOME_OK, type Outcome } from "./health.js";
 import { connectionTokens, dropRequestHeader, dropResponseHeader } from "./hop-headers.js";
 import { type ProxyPassSpec, upstreamPath } from "./proxy-pass.js";
+import type { NextUpstream } from "./upstream-config.js";
 import { type Balancer, PRECISE_TIMEOUT_BELOW_MS, type UpstreamServer } from "./upstreams.js";
 
 /** Everything about a proxied location that does not change per request, built at load. */
 export interface ProxyRoute {
   spec: ProxyPassSpec;
   pick: Balancer;
+  /** loadBalancing hash: the key's template, or "consumer"; null for the other methods. */
+  hashKey: Template | "consumer" | null;
+  /** proxyNextUpstream*: when to try another server of the group. */
+  nextUpstream: NextUpstream;
   /** Prefix length of the matched location (whole path for `=`), for the URI replacement. */
   prefixLength: number;
   /** proxySetHeader and recommendedProxySettings, as [name, template]; "" removes a header. */
@@ -31,6 +38,10 @@ export interface ProxyRoute {
   bodyTimeout: number;
   /** nginx proxy_send_timeout: longest time the upstream may leave the request body unread. */
   sendTimeout: number;
+  /** nginx proxy_connect_timeout (the pools apply it; the WebSocket tunnel reads it here). */
+  connectTimeout: number;
+  /** TLS options of https:// upstreams (proxySsl*), for connections made outside the pools (WebSocket). */
+  tls: import("node:tls").ConnectionOptions | null;
   bodyLimit: number;
   logger: Logger;
   /** Adds addHeader and Server to the response header list, by status. */
@@ -55,6 +66,10 @@ export interface ProxyHooks {
   headers: IncomingMessage["headers"] | null;
   path: string;
   pathChanged: boolean;
+  /** The query to send upstream instead of the received one (a hook assigned ctx.request.query), or null/absent. */
+  query?: string | null;
+  /** The request's id (the phase engine's, or the requestId plugin's), for error bodies and logs. */
+  requestId: string;
   /** Runs headerFilter: may change status and headers; a promise pauses the upstream. */
   onHeaders:
     | ((
@@ -65,9 +80,15 @@ export interface ProxyHooks {
   /** Runs bodyFilter on each chunk (null chunk + eof at the end). */
   onChunk: ((chunk: Buffer | null, eof: boolean) => Buffer | null | Promise<Buffer | null>) | null;
   onFailure: (error: unknown) => void;
+  /** The authenticated consumer's name, for `hashKey: consumer`. */
+  consumer?: string | null;
 }
 
-function errorCode(error: unknown): ErrorCode {
+/** OpenSSL's verification failures (Node's err.code), and a name that does not match the certificate. */
+const UPSTREAM_TLS_FAILURE =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_|ERR_SSL_|HOSTNAME_MISMATCH)/;
+
+export function errorCode(error: unknown): ErrorCode {
   const code = (error as { code?: string }).code;
   if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT") {
     return "PTC_ERR_UPSTREAM_TIMEOUT";
@@ -75,28 +96,38 @@ function errorCode(error: unknown): ErrorCode {
   if (code === "PTC_ERR_REQUEST_BODY_TOO_LARGE") return "PTC_ERR_REQUEST_BODY_TOO_LARGE";
   if (code === SEND_TIMEOUT) return "PTC_ERR_UPSTREAM_TIMEOUT";
   if (code === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH") return "PTC_ERR_REQUEST_MALFORMED";
+  if (code !== undefined && UPSTREAM_TLS_FAILURE.test(code)) return "PTC_ERR_UPSTREAM_TLS";
   return "PTC_ERR_UPSTREAM_UNAVAILABLE";
 }
 
-/**
- * Failures that mean the request never reached the server (undici calls onConnect only once it
- * writes the request): nginx's `proxy_next_upstream error timeout` tries the next server then.
- */
-const CONNECT_FAILURES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"]);
+/** nginx: requests with these methods are not passed to the next server once sent (unless non_idempotent). */
+const NON_IDEMPOTENT = new Set(["POST", "PATCH", "LOCK", "CONNECT"]);
 
-/** The next server to try after `tried` failed: the balancer's choice, else the first one left. */
-function nextServer(pick: Balancer, tried: ReadonlySet<UpstreamServer>): UpstreamServer | null {
-  if (tried.size >= pick.servers.length) return null;
-  const picked = pick();
-  if (!tried.has(picked)) return picked;
-  return pick.servers.find((server) => !tried.has(server)) ?? null;
+/** Which proxyNextUpstream case an error of an attempt is: "error", "timeout", or null when the upstream is not to blame. */
+function failureKind(error: unknown): "error" | "timeout" | null {
+  const code = (error as { code?: string }).code;
+  if (code === "PTC_ERR_REQUEST_BODY_TOO_LARGE" || code === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH") return null;
+  if (
+    code === "UND_ERR_CONNECT_TIMEOUT" ||
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT" ||
+    code === "ETIMEDOUT" ||
+    code === SEND_TIMEOUT
+  ) {
+    return "timeout";
+  }
+  return "error";
 }
+
+/** Aborts an attempt whose status proxyNextUpstream lists, to pass the request on. */
+class NextUpstreamStatus extends Error {}
 
 function isPrecise(timeout: number): boolean {
   return timeout > 0 && timeout < PRECISE_TIMEOUT_BELOW_MS;
 }
 
 const isContentLength = (name: string) => name === "content-length";
+const isTraceparent = (name: string) => name === "traceparent";
 
 const SEND_TIMEOUT = "PTC_UPSTREAM_SEND_TIMEOUT";
 
@@ -168,10 +199,15 @@ function addRequestHeader(state: UpstreamRequestHeaders, route: ProxyRoute, name
 }
 
 /** Builds the upstream header list from the client's raw headers (or the hook-edited object). */
-function requestHeaders(req: IncomingMessage, route: ProxyRoute, hooks: ProxyHooks | null, variables: VariableSource | null): UpstreamRequestHeaders {
+export function requestHeaders(
+  req: IncomingMessage,
+  route: ProxyRoute,
+  edited: IncomingMessage["headers"] | null,
+  variables: VariableSource | null,
+): UpstreamRequestHeaders {
   const state: UpstreamRequestHeaders = { headers: [], contentLength: -1, chunked: false, named: null };
-  if (hooks?.headers) {
-    for (const [name, value] of Object.entries(hooks.headers)) {
+  if (edited) {
+    for (const [name, value] of Object.entries(edited)) {
       if (value === undefined) continue;
       if (Array.isArray(value)) for (const item of value) addRequestHeader(state, route, name, item);
       else addRequestHeader(state, route, name, value);
@@ -220,6 +256,17 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #connected = false;
   #started = false;
   #tried: Set<UpstreamServer> | null = null;
+  /** Attempts so far, and when the first began (only when proxyNextUpstreamTimeout is set). */
+  #tries = 1;
+  #firstAt = 0;
+  /** Whether the current attempt still counts in its server's in-flight requests. */
+  #attemptOpen = false;
+  /** The current attempt's outcome by its status, reported to passive health when it ends. */
+  #outcome: Outcome = OUTCOME_OK;
+  /** Set when an attempt is aborted on its status to go to this server. */
+  #retryTo: UpstreamServer | null = null;
+  /** The hash key of the request ("" when the method is not hash). */
+  key = "";
   #hookError = false;
   #stopSendWatch: (() => void) | null = null;
   /** Status and headers waiting for the first body-filtered bytes (see #writeHead). */
@@ -274,7 +321,53 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         if (!this.#started) this.#arm();
       });
     }
+    if (this.route.nextUpstream.timeLimit > 0) this.#firstAt = Date.now();
+    upstreamStarted(this.res, this.server.address);
+    beginAttempt(this.server);
+    this.#attemptOpen = true;
     this.server.pool.dispatch(options, this);
+  }
+
+  /** Ends the current attempt for passive health, the breaker and leastConn (once). */
+  #release(outcome: Outcome): void {
+    if (!this.#attemptOpen) return;
+    this.#attemptOpen = false;
+    endAttempt(this.server, outcome);
+  }
+
+  /**
+   * Whether proxyNextUpstream lets this request go to another server after `kind`: the case is
+   * listed; once sent, only an idempotent method (or non_idempotent) whose body can be sent again
+   * (none, or read into memory: a streamed body has flowed); within the tries and the time limit.
+   */
+  #nextServer(kind: "error" | "timeout" | "status", sent: boolean): UpstreamServer | null {
+    const rule = this.route.nextUpstream;
+    if ((kind === "error" && !rule.error) || (kind === "timeout" && !rule.timeout)) return null;
+    if (sent && ((!rule.nonIdempotent && NON_IDEMPOTENT.has(this.method)) || this.#streamed)) return null;
+    if (rule.tries > 0 && this.#tries >= rule.tries) return null;
+    if (rule.timeLimit > 0 && Date.now() - this.#firstAt >= rule.timeLimit) return null;
+    if (!this.options || this.#clientGone) return null;
+    this.#tried ??= new Set([this.server]);
+    return this.route.pick(this.#tried, this.key);
+  }
+
+  /** Sends the same request to `next` (out of undici's callbacks first). */
+  #redispatch(next: UpstreamServer, reason: string, why: { code?: string; message?: string; status?: number }): void {
+    this.route.logger.warn({ code: "PTC_ERR_UPSTREAM_UNAVAILABLE", upstream: this.server.address, next: next.address, err: why }, reason);
+    (this.#tried as Set<UpstreamServer>).add(next);
+    this.#tries++;
+    this.server = next;
+    this.#connected = false;
+    this.#abort = null;
+    this.#outcome = OUTCOME_OK;
+    const options = this.options as Dispatcher.DispatchOptions;
+    queueMicrotask(() => {
+      if (this.#clientGone) return;
+      upstreamStarted(this.res, next.address);
+      beginAttempt(next);
+      this.#attemptOpen = true;
+      next.pool.dispatch(options, this);
+    });
   }
 
   /**
@@ -311,6 +404,19 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.route.nextUpstream.statuses.size > 0 && this.route.nextUpstream.statuses.has(status)) {
+      // nginx: a status listed in proxy_next_upstream is a failure of the server; the request goes
+      // to the next one when it can, else this answer goes to the client as it is.
+      this.#outcome = OUTCOME_FAILED;
+      const next = this.#nextServer("status", true);
+      if (next !== null) {
+        this.#release(OUTCOME_FAILED);
+        this.#retryTo = next;
+        this.#abort?.(new NextUpstreamStatus(`status ${status}`));
+        return false;
+      }
+    }
+    upstreamAnswered(this.res, status);
     this.#resume = resume;
     this.#started = true;
     this.#disarm();
@@ -392,6 +498,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.#release(this.#outcome);
+    upstreamEnded(this.res);
     this.#disarm();
     this.#stopSendWatch?.();
     const onChunk = this.hooks?.onChunk;
@@ -418,32 +526,24 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     this.#disarm();
-    if (!this.#clientGone && !this.#hookError && !this.#connected && this.#tryNext(error)) return;
+    const retryTo = this.#retryTo;
+    if (retryTo !== null) {
+      this.#retryTo = null;
+      this.#redispatch(retryTo, "upstream server answered a proxyNextUpstream status, trying the next one", { message: error.message });
+      return;
+    }
+    const kind = this.#clientGone || this.#hookError ? null : failureKind(error);
+    this.#release(kind !== null ? OUTCOME_FAILED : this.#started ? this.#outcome : OUTCOME_NEUTRAL);
+    if (kind !== null && !this.#started) {
+      const next = this.#nextServer(kind, this.#connected);
+      if (next !== null) {
+        this.#redispatch(next, "upstream server failed, trying the next one", { code: (error as { code?: string }).code, message: error.message });
+        return;
+      }
+    }
     this.#stopSendWatch?.();
     if (this.#clientGone || this.#hookError) return;
     this.#fail(error);
-  }
-
-  /** The request was never sent (its body is untouched): give it to the next server of the group. */
-  #tryNext(error: Error): boolean {
-    const code = (error as { code?: string }).code;
-    if (!this.options || code === undefined || !CONNECT_FAILURES.has(code)) return false;
-    const tried = (this.#tried ??= new Set([this.server]));
-    const next = nextServer(this.route.pick, tried);
-    if (!next) return false;
-    this.route.logger.warn(
-      { code: "PTC_ERR_UPSTREAM_UNAVAILABLE", upstream: this.server.address, next: next.address, err: { code, message: error.message } },
-      "upstream server failed, trying the next one",
-    );
-    tried.add(next);
-    this.server = next;
-    const options = this.options;
-    // Out of undici's error path before dispatching again.
-    queueMicrotask(() => {
-      if (this.#clientGone) return;
-      this.server.pool.dispatch(options, this);
-    });
-    return true;
   }
 
   /** A header or body filter threw: the engine answers 500 (or cuts a started response) and logs it. */
@@ -457,7 +557,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   #fail(error: unknown): void {
     const code = errorCode(error);
-    const requestId = nextRequestId();
+    const requestId = this.hooks?.requestId ?? observationOf(this.res)?.record.requestId ?? nextRequestId();
     this.route.logger.error(
       {
         code,
@@ -470,9 +570,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       },
       code === "PTC_ERR_UPSTREAM_TIMEOUT"
         ? "upstream timed out"
-        : code === "PTC_ERR_REQUEST_BODY_TOO_LARGE"
-          ? "request body too large"
-          : "upstream request failed",
+        : code === "PTC_ERR_UPSTREAM_TLS"
+          ? "upstream TLS handshake failed (certificate not trusted?)"
+          : code === "PTC_ERR_REQUEST_BODY_TOO_LARGE"
+            ? "request body too large"
+            : "upstream request failed",
     );
     sendError(this.res, code, requestId);
   }
@@ -487,19 +589,32 @@ export function forward(
   hooks: ProxyHooks | null,
   variables: VariableSource | null,
 ): void {
-  const server = route.pick();
+  const hashKey = route.hashKey;
+  const key = hashKey === null ? "" : hashKey === "consumer" ? (hooks?.consumer ?? "") : hashKey(variables as VariableSource);
+  const server = route.pick(null, key);
+  if (server === null) {
+    noLiveUpstreams(req, res, route, hooks);
+    return;
+  }
   const method = req.method ?? "GET";
   const path = upstreamPath(
     route.spec,
     route.prefixLength,
     hooks ? hooks.path : target.path,
     target.rawPath,
-    target.raw,
-    target.rawQuery,
+    hooks?.query == null ? target.raw : target.rawPath + (hooks.query ? `?${hooks.query}` : ""),
+    hooks?.query ?? target.rawQuery,
     hooks?.pathChanged ?? false,
   );
-  const { headers, contentLength, chunked } = requestHeaders(req, route, hooks, variables);
+  const { headers, contentLength, chunked } = requestHeaders(req, route, hooks?.headers ?? null, variables);
+  const traceparent = observationOf(res)?.traceparent;
+  if (traceparent) {
+    // W3C Trace Context: the upstream's parent is our span, not the client's.
+    removeHeaders(headers, isTraceparent);
+    headers.push("traceparent", traceparent);
+  }
   const handler = new ForwardHandler(req, res, route, server, hooks, method);
+  handler.key = key;
 
   let body: Dispatcher.DispatchOptions["body"] = null;
   if (hooks?.body) {
@@ -518,4 +633,15 @@ export function forward(
     { path, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: route.headersTimeout, bodyTimeout: route.bodyTimeout },
     body !== null && !Buffer.isBuffer(body) ? (body as NodeJS.ReadableStream) : null,
   );
+}
+
+/** nginx "no live upstreams": every server of the group is out, so 502 at once, without a connect attempt. */
+function noLiveUpstreams(req: IncomingMessage, res: ServerResponse, route: ProxyRoute, hooks: ProxyHooks | null): void {
+  const requestId = hooks?.requestId ?? observationOf(res)?.record.requestId ?? nextRequestId();
+  route.logger.error(
+    { code: "PTC_ERR_UPSTREAM_UNAVAILABLE", requestId, upstream: route.spec.host, method: req.method, url: req.url },
+    "no live upstreams: every server of the group is unavailable",
+  );
+  if (!hooks?.body) req.resume();
+  sendError(res, "PTC_ERR_UPSTREAM_UNAVAILABLE", requestId);
 }

@@ -20,7 +20,8 @@ export const HOP_BY_HOP = new Set([
  * (Node answers 100-continue itself; undici refuses the header).
  */
 export function dropRequestHeader(lowerName: string): boolean {
-  return HOP_BY_HOP.has(lowerName) || lowerName === "host" || lowerName === "expect";
+  // HTTP/2 pseudo-headers (":authority", ":path", …) are the request line, not headers.
+  return HOP_BY_HOP.has(lowerName) || lowerName === "host" || lowerName === "expect" || lowerName.charCodeAt(0) === 58;
 }
 
 /** Not passed back to the client: hop-by-hop, and Server/Date, which the gateway sets itself (nginx proxy_hide_header defaults). */
@@ -40,6 +41,13 @@ export function connectionTokens(value: string | undefined, previous: Set<string
     if (name && name !== "close" && name !== "keep-alive") (tokens ??= new Set()).add(name);
   }
   return tokens;
+}
+
+/** Connection-specific fields, forbidden in HTTP/2 responses (RFC 9113 8.2.2): Node throws on them. */
+export function isConnectionSpecific(lowerName: string): boolean {
+  return (
+    lowerName === "connection" || lowerName === "keep-alive" || lowerName === "proxy-connection" || lowerName === "transfer-encoding" || lowerName === "upgrade"
+  );
 }
 
 /** The value of a header in Node's flat rawHeaders list, without building req.headers. */

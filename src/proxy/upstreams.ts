@@ -3,7 +3,13 @@
  * config: a reload that keeps an upstream keeps its warm keep-alive connections.
  */
 import type { Socket } from "node:net";
+import type { ConnectionOptions } from "node:tls";
 import { buildConnector, errors, Pool } from "undici";
+import { consistentHash } from "./balancers/hash.js";
+import { leastConn } from "./balancers/least-conn.js";
+import { random2 } from "./balancers/random2.js";
+import { roundRobin } from "./balancers/round-robin.js";
+import type { UpstreamPeer } from "./health.js";
 
 /**
  * undici measures its timeouts with "fast timers" that tick about every 500 ms: right for "60s",
@@ -12,8 +18,8 @@ import { buildConnector, errors, Pool } from "undici";
 export const PRECISE_TIMEOUT_BELOW_MS = 1000;
 
 /** undici's connector with the connect timeout on a native timer (nginx proxy_connect_timeout to the millisecond). */
-function connectWithin(timeout: number): buildConnector.connector {
-  const connect = buildConnector({ timeout: 0 });
+function connectWithin(timeout: number, tls: ConnectionOptions | undefined): buildConnector.connector {
+  const connect = buildConnector({ timeout: 0, ...(tls as buildConnector.BuildOptions | undefined) });
   return function connectWithTimeout(options, callback) {
     let settled = false;
     // undici's connector returns the socket it opens (its type says void).
@@ -40,6 +46,8 @@ export interface PoolOptions {
   connectTimeout: number;
   /** Most connections to this origin; null = no limit. */
   connections: number | null;
+  /** TLS options of an https:// origin (verification, CA, SNI, client certificate), with an id for the key. */
+  tls?: { options: ConnectionOptions; id: string } | null;
 }
 
 export class PoolRegistry {
@@ -47,13 +55,15 @@ export class PoolRegistry {
 
   /** One pool per origin and connection options, reused across reloads. */
   get(origin: string, options: PoolOptions): { key: string; pool: Pool } {
-    const key = `${origin}|${options.connectTimeout}|${options.connections ?? ""}`;
+    const key = `${origin}|${options.connectTimeout}|${options.connections ?? ""}${options.tls ? `|${options.tls.id}` : ""}`;
     let pool = this.#pools.get(key);
     if (!pool) {
       const precise = options.connectTimeout > 0 && options.connectTimeout < PRECISE_TIMEOUT_BELOW_MS;
       pool = new Pool(origin, {
         connections: options.connections,
-        ...(precise ? { connect: connectWithin(options.connectTimeout) } : { connectTimeout: options.connectTimeout }),
+        ...(precise
+          ? { connect: connectWithin(options.connectTimeout, options.tls?.options) }
+          : { connectTimeout: options.connectTimeout, ...(options.tls ? { connect: options.tls.options as buildConnector.BuildOptions } : {}) }),
         // nginx keeps idle upstream connections for 60s (keepalive_timeout); undici's default is 4s.
         keepAliveTimeout: 60_000,
         keepAliveMaxTimeout: 600_000,
@@ -84,56 +94,51 @@ export class PoolRegistry {
   }
 }
 
-export interface UpstreamServer {
-  /** "host:port" as written in the config. */
-  address: string;
+/** A server of a location: the group's peer (shared state) with the pool this location uses. */
+export interface UpstreamServer extends UpstreamPeer {
   origin: string;
   pool: Pool;
-  weight: number;
 }
 
-/** Picks the server for the next request; `servers` lists them all, for trying the next one. */
-export type Balancer = (() => UpstreamServer) & { readonly servers: readonly UpstreamServer[] };
+/** One load-balancing method over a list of servers. */
+export interface BalancerMethod {
+  /** Every server it may pick. */
+  readonly servers: readonly UpstreamServer[];
+  /** `tried`: servers this request already tried; `key`: the hash key ("" for the other methods). */
+  pick(tried: ReadonlySet<UpstreamServer> | null, key: string): UpstreamServer | null;
+}
 
 /**
- * Smooth weighted round-robin, nginx's algorithm (ngx_http_upstream_get_peer): each pick adds
- * every weight to its server's running score, takes the highest, and subtracts the total from it.
- * Equal weights reduce to plain rotation.
+ * Picks the server of the next attempt (`tried` left out, `key` for hash); null when none is
+ * available (nginx "no live upstreams"). `servers` lists every server it may pick.
  */
-export function createBalancer(servers: readonly UpstreamServer[]): Balancer {
-  const list = Object.freeze([...servers]);
-  if (servers.length === 1) {
-    const only = servers[0] as UpstreamServer;
-    return Object.assign(
-      function single() {
-        return only;
-      },
-      { servers: list },
-    );
-  }
-  if (servers.every((server) => server.weight === servers[0]?.weight)) {
-    let next = 0;
-    return Object.assign(
-      function roundRobin() {
-        const server = servers[next] as UpstreamServer;
-        next = next + 1 === servers.length ? 0 : next + 1;
-        return server;
-      },
-      { servers: list },
-    );
-  }
-  const current = new Array<number>(servers.length).fill(0);
-  const total = servers.reduce((sum, server) => sum + server.weight, 0);
-  return Object.assign(
-    function smoothWeighted() {
-      let best = 0;
-      for (let i = 0; i < servers.length; i++) {
-        current[i] = (current[i] as number) + (servers[i] as UpstreamServer).weight;
-        if ((current[i] as number) > (current[best] as number)) best = i;
-      }
-      current[best] = (current[best] as number) - total;
-      return servers[best] as UpstreamServer;
-    },
-    { servers: list },
-  );
+export type Balancer = ((tried?: ReadonlySet<UpstreamServer> | null, key?: string) => UpstreamServer | null) & {
+  readonly servers: readonly UpstreamServer[];
+};
+
+export type LoadBalancing = "roundRobin" | "leastConn" | "random2" | "hash";
+
+function methodOf(servers: readonly UpstreamServer[], method: LoadBalancing): BalancerMethod {
+  if (method === "leastConn") return leastConn(servers);
+  if (method === "random2") return random2(servers);
+  if (method === "hash") return consistentHash(servers, roundRobin(servers));
+  return roundRobin(servers);
+}
+
+/**
+ * The balancer of a location: the method over the group's servers (those marked down left out),
+ * then, when none of them is available, round-robin over the backup servers (nginx backup).
+ */
+export function createBalancer(servers: readonly UpstreamServer[], method: LoadBalancing = "roundRobin"): Balancer {
+  const primary = servers.filter((server) => !server.down && !server.backup);
+  const backups = servers.filter((server) => !server.down && server.backup);
+  const all = Object.freeze([...primary, ...backups]);
+  const main = primary.length > 0 ? methodOf(primary, method) : null;
+  const spare = backups.length > 0 ? roundRobin(backups) : null;
+  let pick: (tried?: ReadonlySet<UpstreamServer> | null, key?: string) => UpstreamServer | null;
+  if (main !== null && spare === null) pick = (tried = null, key = "") => main.pick(tried, key);
+  else if (main !== null && spare !== null) pick = (tried = null, key = "") => main.pick(tried, key) ?? spare.pick(tried, key);
+  else if (spare !== null) pick = (tried = null, key = "") => spare.pick(tried, key);
+  else pick = () => null;
+  return Object.assign(pick, { servers: all });
 }

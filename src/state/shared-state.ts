@@ -28,6 +28,13 @@ export class SharedState {
     return value;
   }
 
+  /** The objects kept under ids that start with `prefix` (a plugin's are `NAME:…`), e.g. every proxyCache zone. */
+  values(prefix: string): unknown[] {
+    const out: unknown[] = [];
+    for (const [id, entry] of this.#entries) if (id.startsWith(prefix)) out.push(entry.value);
+    return out;
+  }
+
   /**
    * Disposes what no load since `generation` took: called with the serving config's generation once
    * the configs before it have retired (a later load that failed may have taken more; that stays).

@@ -11,6 +11,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { configJsonSchema } from "../../src/index.js";
+import { BUILTIN_PLUGINS } from "../../src/plugins/index.js";
 import { FIXTURES, REFERENCE, ROOT, runCli } from "../helpers/cli.js";
 
 type Schema = {
@@ -91,8 +92,8 @@ describe("portico schema", () => {
     schema = JSON.parse(result.stdout) as Schema;
   });
 
-  test("is the library's configJsonSchema(), a 2020-12 schema of the config", () => {
-    assert.deepEqual(schema, configJsonSchema());
+  test("is the library's configJsonSchema(BUILTIN_PLUGINS), a 2020-12 schema of the config with the built-in plugins", () => {
+    assert.deepEqual(schema, configJsonSchema(BUILTIN_PLUGINS));
     assert.equal(schema.$schema, "https://json-schema.org/draft/2020-12/schema");
     assert.deepEqual(schema.required, ["virtualHosts"]);
     for (const key of ["listen", "upstreams", "vars", "virtualHosts", "clientMaxBodySize", "proxyReadTimeout", "logLevel"]) {
@@ -147,7 +148,7 @@ describe("the build", () => {
     symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"), "dir");
     execFileSync(process.execPath, [path.join(out, "scripts", "write-schema.js")], { cwd: out, stdio: "pipe" });
     const written = JSON.parse(readFileSync(path.join(out, "dist", "portico.schema.json"), "utf8")) as unknown;
-    assert.deepEqual(written, configJsonSchema());
+    assert.deepEqual(written, configJsonSchema(BUILTIN_PLUGINS));
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { exports: Record<string, unknown>; scripts: Record<string, string> };
     assert.equal(pkg.exports["./schema.json"], "./dist/portico.schema.json");
     assert.match(pkg.scripts.build as string, /node scripts\/write-schema\.js/);

@@ -147,7 +147,7 @@ describe("the same setup in YAML, JSON, TypeScript and JavaScript", () => {
         const proxied = await gateway.inject({ url: "/api/anything?x=1" });
         assert.equal(proxied.status, 200);
         assert.equal(proxied.json<{ url: string }>().url, "/anything?x=1");
-        assert.deepEqual(gateway.table.listen, [{ host: "127.0.0.1", port: 0 }]);
+        assert.deepEqual(gateway.table.listen, [{ host: "127.0.0.1", port: 0, ssl: false }]);
       } finally {
         await gateway.close();
       }

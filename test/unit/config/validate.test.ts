@@ -62,7 +62,10 @@ describe("validateConfig", () => {
   test("a key nothing resembles lists what the level accepts", () => {
     const [[field, message] = ["", ""]] = problems({ ...minimal, upstreams: { api: { servers: ["a:1"], zzzzzz: 1 } } });
     assert.equal(field, "upstreams.api.zzzzzz");
-    assert.equal(message, 'unknown field "zzzzzz": expected one of: servers, keepalive');
+    assert.equal(
+      message,
+      'unknown field "zzzzzz": expected one of: servers, keepalive, loadBalancing, hashKey, maxFails, failTimeout, healthCheck, circuitBreaker',
+    );
   });
 
   test("a misspelt required key is one problem, not two", () => {
@@ -93,11 +96,11 @@ describe("validateConfig", () => {
   });
 
   test("listen: each entry of a list on its own, ranges, the NixOS { addr, port } form", () => {
-    assert.deepEqual(problems({ ...minimal, listen: [8080, "x y", 70000, "[::1]:99999", { addr: "::1", port: 1, ssl: true }, false, "*:80"] }), [
+    assert.deepEqual(problems({ ...minimal, listen: [8080, "x y", 70000, "[::1]:99999", { addr: "::1", port: 1, ssl: "yes" }, false, "*:80"] }), [
       ["listen[1]", 'expected a port, "host:port" or "[::1]:port", got the string "x y"'],
       ["listen[2]", "must be at most 65535, got number 70000"],
       ["listen[3]", "port 99999 is out of range (0-65535)"],
-      ["listen[4].ssl", 'unknown field "ssl": expected one of: addr, port'],
+      ["listen[4].ssl", 'expected true or false, got the string "yes"'],
       ["listen[5]", "expected a number, a string or a map, got boolean false"],
     ]);
     assert.deepEqual(problems({ ...minimal, listen: true }), [["listen", "expected a number, a string, a map or a list, got boolean true"]]);
