@@ -130,6 +130,9 @@ async function exitResponse(exit: { status: number; body: unknown; headers: Outg
 
 /** Sends a response of our own through headerFilter and bodyFilter. */
 async function send(loc: PhasedLocation, ctx: RequestContext, res: ServerResponse, own: OwnResponse): Promise<void> {
+  // Headers that rewrite/access hooks set on ctx.response go out with the answer (the proxy does the same).
+  const early = ctx.response.headers;
+  if (early !== own.headers) for (const name in early) if (own.headers[name] === undefined) own.headers[name] = early[name];
   ctx.response.status = own.status;
   ctx.response.headers = own.headers;
   if (loc.chains.headerFilter.length > 0) await runChain(loc.chains.headerFilter, ctx, false);
@@ -218,6 +221,11 @@ function runLog(loc: PhasedLocation, ctx: RequestContext, res: ServerResponse): 
   }
 }
 
+function hasAny(headers: OutgoingHttpHeaders): boolean {
+  for (const _ in headers) return true;
+  return false;
+}
+
 /** Entry point of the engine for one request. */
 export async function runPhases(
   loc: PhasedLocation,
@@ -288,6 +296,7 @@ export async function runPhases(
           pathChanged: ctx.pathChanged,
           query: ctx.queryChanged ? ctx.request.query.toString() : null,
           requestId: ctx.requestId,
+          addHeaders: hasAny(ctx.response.headers) ? toHeaderList(ctx.response.headers) : null,
           onHeaders:
             headerFilter.length === 0
               ? null

@@ -70,6 +70,8 @@ export interface ProxyHooks {
   query?: string | null;
   /** The request's id (the phase engine's, or the requestId plugin's), for error bodies and logs. */
   requestId: string;
+  /** Headers that rewrite/access hooks set on ctx.response (nginx add_header), set on the upstream's answer; null for none. */
+  addHeaders?: string[] | null;
   /** Runs headerFilter: may change status and headers; a promise pauses the upstream. */
   onHeaders:
     | ((
@@ -228,6 +230,15 @@ export function requestHeaders(
   }
   if (!hostSet) out.push("host", route.spec.proxyHost);
   return state;
+}
+
+/** Sets each header of `add` (a flat list) on `headers`, replacing the upstream's value of that name. */
+function setHeaders(headers: string[], add: readonly string[]): void {
+  for (let i = 0; i < add.length; i += 2) {
+    const name = (add[i] as string).toLowerCase();
+    removeHeaders(headers, (other) => other === name);
+  }
+  for (const item of add) headers.push(item);
 }
 
 /** Copies the upstream's raw headers for the client, dropping hop-by-hop, Server and Date. */
@@ -421,6 +432,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#started = true;
     this.#disarm();
     const headers = responseHeaders(rawHeaders);
+    const add = this.hooks?.addHeaders;
+    if (add) setHeaders(headers, add);
     const onHeaders = this.hooks?.onHeaders;
     if (!onHeaders) {
       this.#writeHead(status, headers, statusText);

@@ -105,8 +105,8 @@ test("reference: the generated config loads and serves the four reference reques
   assert.deepEqual(fixture.result.failedAssertions, []);
   assert.deepEqual(fixture.result.firewallTCPPorts, [], "openFirewall is off by default");
   const upstream = await startEcho(t);
-  // The VM test reaches a local httpbin; here the echo upstream stands in for httpbin.org.
-  const config = JSON.parse(generatedConfig(fixture).replaceAll("http://httpbin.org/", `${upstream.origin}/`));
+  // The VM test reaches a local httpbin; here the echo upstream stands in for it.
+  const config = JSON.parse(generatedConfig(fixture).replaceAll("http://httpbin.example.com/", `${upstream.origin}/`));
   config.listen = "127.0.0.1:0";
   const dir = mkdtempSync(path.join(tmpdir(), "portico-nix-"));
   const file = path.join(dir, "portico.json");

@@ -120,7 +120,7 @@ export const basicAuth = definePlugin({
       entry = candidate;
       st.cache?.set(cacheKey, entry);
     }
-    if (st.hide) delete headers.authorization;
+    if (st.hide) headers.authorization = undefined;
     applyConsumer(ctx, entry.consumer, { headers: st.headers, credential: entry.credential });
     return undefined;
   },

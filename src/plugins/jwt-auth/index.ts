@@ -215,7 +215,7 @@ function findToken(ctx: RequestPhaseContext, st: JwtAuthState): [string, Source]
 }
 
 function hideToken(ctx: RequestPhaseContext, source: Source): void {
-  if (source.kind === "header") delete ctx.request.headers[source.name];
+  if (source.kind === "header") ctx.request.headers[source.name] = undefined;
   else if (source.kind === "cookie") removeCookie(ctx.request.headers, source.name);
   else {
     const query = ctx.request.query;

@@ -110,7 +110,7 @@ export const keyAuth = definePlugin({
     if (credential === undefined) return rejectAuth(ctx, st, "PTC_ERR_AUTH_INVALID", `unknown API key (from the ${where})`, st.challenge);
     if (st.hide) {
       const name = st.names[index] as string;
-      if (where === "header") delete headers[name.toLowerCase()];
+      if (where === "header") headers[name.toLowerCase()] = undefined;
       else if (where === "cookie") removeCookie(headers, name);
       else {
         const query = ctx.request.query;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { TimeSchema } from "../../config/schema.js";
-import { KeySchema } from "../limit-common/key.js";
-import { rejectShape, storeShape } from "../limit-common/reject.js";
+import { KeySchema } from "../../limits/key.js";
+import { rejectShape, storeShape } from "../../limits/reject.js";
 
 export const limitConnSchema = z.strictObject({
   conn: z.number().int().positive().describe("Requests in flight allowed at once per key (nginx limit_conn)."),

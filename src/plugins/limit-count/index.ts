@@ -7,12 +7,12 @@
  */
 import type { z } from "zod";
 import { parseTime } from "../../config/units.js";
-import type { HeaderFilterContext, RequestPhaseContext } from "../../pipeline/context.js";
+import { instanceId, redisFor } from "../../limits/instance.js";
+import { compileKey, type KeyFunction } from "../../limits/key.js";
+import { type LimitHeaders, type Rejecter, reject, setRateLimitHeaders } from "../../limits/reject.js";
+import { StoreGuard } from "../../limits/store-guard.js";
+import type { RequestPhaseContext } from "../../pipeline/context.js";
 import { definePlugin } from "../../pipeline/plugin.js";
-import { instanceId, redisFor } from "../limit-common/instance.js";
-import { compileKey, type KeyFunction } from "../limit-common/key.js";
-import { type LimitHeaders, type Rejecter, reject, setRateLimitHeaders } from "../limit-common/reject.js";
-import { StoreGuard } from "../limit-common/store-guard.js";
 import { type LimitCountConfig, limitCountSchema } from "./schema.js";
 import { MemoryCountStore } from "./stores/memory.js";
 import { RedisCountStore } from "./stores/redis.js";
@@ -23,9 +23,6 @@ declare module "../../config/schema.js" {
     limitCount: z.input<typeof limitCountSchema>;
   }
 }
-
-/** Where access leaves the verdict for headerFilter. */
-const VERDICT = "portico.limitCount";
 
 interface LimitCountState extends Rejecter {
   key: KeyFunction;
@@ -46,7 +43,8 @@ function headersOf(state: LimitCountState, verdict: CountVerdict): LimitHeaders 
 
 function decide(state: LimitCountState, ctx: RequestPhaseContext, key: string, verdict: CountVerdict) {
   if (!verdict.allowed) return reject(state, ctx, key, verdict.retryAfterMs, headersOf(state, verdict));
-  if (state.headers) ctx.store.set(VERDICT, verdict);
+  // Set now, they go out with whatever answers (the proxy adds them to the upstream's headers): no headerFilter needed.
+  if (state.headers) setRateLimitHeaders(ctx.response.headers, headersOf(state, verdict));
   return undefined;
 }
 
@@ -91,10 +89,5 @@ export const limitCount = definePlugin({
       },
       (error: unknown) => (state.guard.failed(error) ? undefined : state.guard.deny(ctx)),
     );
-  },
-  headerFilter(ctx: HeaderFilterContext, state) {
-    if (!state.headers) return;
-    const verdict = ctx.store.get(VERDICT) as CountVerdict | undefined;
-    if (verdict) setRateLimitHeaders(ctx.response.headers, headersOf(state, verdict));
   },
 });

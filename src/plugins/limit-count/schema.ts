@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { TimeSchema } from "../../config/schema.js";
 import { parseTime } from "../../config/units.js";
-import { KeySchema } from "../limit-common/key.js";
-import { rejectShape, storeShape } from "../limit-common/reject.js";
+import { KeySchema } from "../../limits/key.js";
+import { rejectShape, storeShape } from "../../limits/reject.js";
 
 const WindowSchema = TimeSchema.refine((value) => parseTime(value) >= 1, { message: "a window lasts at least 1ms" }).describe(
   'Length of the window: an nginx time ("1s", "1m", "1h", "1d") or milliseconds.',

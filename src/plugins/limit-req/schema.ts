@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { KeySchema } from "../limit-common/key.js";
-import { rejectShape, storeShape } from "../limit-common/reject.js";
+import { KeySchema } from "../../limits/key.js";
+import { rejectShape, storeShape } from "../../limits/reject.js";
 
 export const RATE_PATTERN = /^\s*(\d+)\s*r\/([sm])\s*$/;
 

@@ -11,7 +11,7 @@ import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { parseTime } from "../../config/units.js";
-import { applyConsumer, type ConsumerHeaderNames, compileConsumerHeaders, stripConsumerHeaders } from "../../consumers/apply.js";
+import { applyConsumer, type ConsumerHeaderNames, clearHeader, compileConsumerHeaders, stripConsumerHeaders } from "../../consumers/apply.js";
 import { ERRORS, type ErrorCode } from "../../errors.js";
 import type { RequestPhaseContext } from "../../pipeline/context.js";
 import { definePlugin, type PluginEnv } from "../../pipeline/plugin.js";
@@ -219,7 +219,7 @@ export const openidConnect = definePlugin({
     const headers = ctx.request.headers;
     // Forged identity headers never reach the upstream, whatever happens next.
     stripConsumerHeaders(headers, st.consumerHeaders);
-    for (const name of st.ownHeaders) delete headers[name];
+    for (const name of st.ownHeaders) clearHeader(headers, name);
 
     const path = ctx.request.path;
     const rp = st.rp;

@@ -3,7 +3,7 @@
  * key's expiry `ttl` ahead, so that the slots of an instance that crashed mid-request free up.
  */
 import type { Redis } from "ioredis";
-import { redisScript, type ScriptCall } from "../../limit-common/redis-script.js";
+import { redisScript, type ScriptCall } from "../../../limits/redis-script.js";
 import type { ConnStore } from "./types.js";
 
 const ACQUIRE = `

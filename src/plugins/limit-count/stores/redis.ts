@@ -5,7 +5,7 @@
  * two windows after its last write. Times come from Redis's clock.
  */
 import type { Redis } from "ioredis";
-import { LUA_NOW, redisScript, type ScriptCall } from "../../limit-common/redis-script.js";
+import { LUA_NOW, redisScript, type ScriptCall } from "../../../limits/redis-script.js";
 import type { CompiledLimit, CountStore, CountVerdict } from "./types.js";
 import { slidingRetry } from "./types.js";
 

@@ -3,7 +3,7 @@
  * l: last (ms) } that expires once the bucket would have drained. Times come from Redis's clock.
  */
 import type { Redis } from "ioredis";
-import { LUA_NOW, redisScript, type ScriptCall } from "../../limit-common/redis-script.js";
+import { LUA_NOW, redisScript, type ScriptCall } from "../../../limits/redis-script.js";
 import type { ReqStore, ReqVerdict } from "./types.js";
 
 // KEYS[1]: the bucket. ARGV: rate (r/1000s), burst (milli-requests). Returns { allowed, excess }.

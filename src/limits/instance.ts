@@ -7,8 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { parseTime } from "../../config/units.js";
-import type { PluginEnv } from "../../pipeline/plugin.js";
+import { parseTime } from "../config/units.js";
+import type { PluginEnv } from "../pipeline/plugin.js";
 import { whenReady } from "./redis-script.js";
 
 const seen = new WeakMap<object, Map<string, number>>();
