@@ -1,6 +1,7 @@
 // `npm run bench`: Portico against a bare undici proxy, the npm peers and
 // nginx, under wrk. See bench/README.md for what the numbers mean.
 import { execFileSync, spawn } from "node:child_process";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -50,15 +51,27 @@ async function main() {
 
   // The upstream shares the load CPU with wrk; it is started once for every subject.
   const upstreamPort = await freePort();
+  const upstreamPort2 = await freePort();
   const [ucmd, uargs] = pinned(plan.load, process.execPath, [path.join(benchDir, "servers", "upstream.js")]);
-  const upstream = start("upstream", ucmd, uargs, { env: { PORT: String(upstreamPort) } });
+  const upstream = start("upstream", ucmd, uargs, { env: { PORT: String(upstreamPort), PORT2: String(upstreamPort2) } });
   try {
     await waitForPort(upstreamPort, upstream);
   } catch (err) {
     throw new Error(`upstream failed to start: ${err.message}\n${outputTail(upstream)}`);
   }
 
-  const ctx = { root, benchDir, tmp, upstreamPort, nginx, pin: plan.subject };
+  // Redis for the limitCount-in-Redis row, pinned with the load side like the upstream.
+  let redis = null;
+  if (scenarios.some((s) => s.variants?.some((v) => v.needs === "redis")) && which("redis-server")) {
+    const redisPort = await freePort();
+    const [rcmd, rargs] = pinned(plan.load, "redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+    redis = start("redis", rcmd, rargs);
+    redis.port = redisPort;
+    await waitForPort(redisPort, redis);
+  }
+
+  const keys = benchKeys(tmp);
+  const ctx = { root, benchDir, tmp, upstreamPort, upstreamPort2, nginx, pin: plan.subject, redis, jwt: keys.jwt, jwtPublicKey: keys.publicKeyFile };
   const rows = new Map(scenarios.map((s) => [s.id, []]));
   const problems = {};
 
@@ -79,12 +92,23 @@ async function main() {
     }
     try {
       for (const s of mine) {
-        const groups = [upstream.child.pid, running.proc?.child.pid].filter(Boolean);
-        const row = await measure(subject, running, s, { seconds, connections, postScript, pin: plan.load, groups });
-        rows.get(s.id).push(row);
-        if (interrupted) return;
-        console.log(`  ${s.id}) ${subject.padEnd(19)} ${progress(row)}`);
-        if (row.status === "crashed" && !problems[subject]) problems[subject] = { reason: `crashed: ${row.reason}`, detail: outputTail(running.proc) };
+        const groups = [upstream.child.pid, running.proc?.child.pid, ctx.redis?.child.pid].filter(Boolean);
+        // A scenario with variants measures several locations of the same Portico, one row each.
+        const variants = s.variants ?? [{ label: subject, path: s.path }];
+        for (const variant of variants) {
+          const label = variant.label;
+          if (variant.needs === "redis" && !ctx.redis) {
+            rows.get(s.id).push({ subject: label, status: "skipped", reason: "redis-server not installed" });
+            continue;
+          }
+          const headers = Object.fromEntries(Object.entries(variant.headers ?? {}).map(([k, v]) => [k, v.replace("$JWT", ctx.jwt)]));
+          const run = { ...s, path: variant.path, headers };
+          const row = { ...(await measure(subject, running, run, { seconds, connections, postScript, pin: plan.load, groups })), subject: label };
+          rows.get(s.id).push(row);
+          if (interrupted) return;
+          console.log(`  ${s.id}) ${label.padEnd(19)} ${progress(row)}`);
+          if (row.status === "crashed" && !problems[subject]) problems[subject] = { reason: `crashed: ${row.reason}`, detail: outputTail(running.proc) };
+        }
       }
     } finally {
       if (running.proc) await stop(running.proc);
@@ -111,7 +135,13 @@ async function measure(subject, running, scenario, { seconds, connections, postS
   if (died()) return died();
   const wrong = await checkResponse(running.port, scenario);
   if (wrong) return { subject, status: "wrong answer", reason: wrong };
-  const wrk = { url: `http://127.0.0.1:${running.port}${scenario.path}`, connections, pin, script: scenario.post ? postScript : undefined };
+  const wrk = {
+    url: `http://127.0.0.1:${running.port}${scenario.path}`,
+    connections,
+    pin,
+    script: scenario.post ? postScript : undefined,
+    headers: scenario.headers,
+  };
   await runWrk({ ...wrk, seconds: WARMUP_SECONDS });
   const others = watchOthers(groups);
   const result = await runWrk({ ...wrk, seconds });
@@ -119,6 +149,17 @@ async function measure(subject, running, scenario, { seconds, connections, postS
   if (died()) return died();
   if (result.error) return { subject, status: "wrk failed", reason: result.error };
   return { subject, status: "ok", ...result, othersCpu, noisy: othersCpu > NOISY };
+}
+
+/** An RS256 key pair and a token for the jwtAuth row (signed here with node:crypto; Portico verifies it with jose). */
+function benchKeys(dir) {
+  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const publicKeyFile = path.join(dir, "jwt-public.pem");
+  writeFileSync(publicKeyFile, publicKey.export({ type: "spki", format: "pem" }));
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const input = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ sub: "bench", iss: "bench", exp: Math.floor(Date.now() / 1000) + 86400 })}`;
+  const jwt = `${input}.${sign("RSA-SHA256", Buffer.from(input), privateKey).toString("base64url")}`;
+  return { jwt, publicKeyFile };
 }
 
 function progress(row) {

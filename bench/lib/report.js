@@ -12,9 +12,13 @@ export function summarize(scenario, rows) {
   const porticoVsPeers = PEERS.filter((p) => by[p]).map((peer) => ({ peer, ratio: ratio(portico, by[peer]) }));
   const targets = [];
   if (portico) {
-    const { baseline: minBase, peers: minPeer } = scenario.targets;
-    targets.push(verdict(`portico / ${scenario.baseline}`, portico.vsBaseline, minBase, [portico, base]));
+    const { baseline: minBase, peers: minPeer } = scenario.targets ?? {};
+    if (minBase) targets.push(verdict(`portico / ${scenario.baseline}`, portico.vsBaseline, minBase, [portico, base]));
     if (minPeer) for (const { peer, ratio: r } of porticoVsPeers) targets.push(verdict(`portico / ${peer}`, r, minPeer, [portico, by[peer]]));
+  }
+  const rowTargets = { ...scenario.rowTargets, ...Object.fromEntries((scenario.variants ?? []).filter((v) => v.min).map((v) => [v.label, v.min])) };
+  for (const [label, min] of Object.entries(rowTargets)) {
+    if (by[label]) targets.push(verdict(`${label} / ${scenario.baseline}`, by[label].vsBaseline, min, [by[label], base]));
   }
   return { ...pick(scenario), rows, porticoVsPeers, targets };
 }

@@ -52,6 +52,35 @@ export const SCENARIOS = [
     expect: { status: 200, body: "Hello World!" },
     targets: { baseline: 0.9 },
   },
+  {
+    id: "e",
+    slug: "plugins",
+    title: "GET /… through Portico's plugins (100-byte body, proxied; one Portico, one location per row)",
+    path: "/",
+    subjects: ["portico"],
+    baseline: "portico",
+    expect: { status: 200, length: 100 },
+    // Each row is a location of the same Portico; `min` is the share of the plain proxy route it must keep.
+    variants: [
+      { label: "portico", path: "/" },
+      { label: "+keyAuth", path: "/key/", headers: { apikey: "bench-key-0123456789abcdef" }, min: 0.95 },
+      { label: "+jwtAuth RS256", path: "/jwt/", headers: { authorization: "Bearer $JWT" }, min: 0.85 },
+      { label: "+limitCount memory", path: "/limit/", min: 0.95 },
+      { label: "+limitCount redis", path: "/limit-redis/", needs: "redis" },
+      { label: "+proxyCache HIT", path: "/cache/", min: 1.5 },
+      { label: "2 upstream servers", path: "/two/", min: 0.9 },
+    ],
+  },
+  {
+    id: "f",
+    slug: "observability",
+    title: "GET / (100-byte body, proxied) with access logs and metrics on, and with 2 workers",
+    path: "/",
+    subjects: ["portico", "portico-log", "portico-metrics", "portico-log-metrics", "portico-workers-2"],
+    baseline: "portico",
+    expect: { status: 200, length: 100 },
+    rowTargets: { "portico-log-metrics": 0.9 },
+  },
 ];
 
 /** BENCH_ONLY="a,c" or "get-1m,return"; empty means all. */
@@ -88,7 +117,7 @@ export function checkResponse(port, scenario) {
         method: scenario.method ?? "GET",
         agent: false,
         timeout: 5000,
-        headers: body ? { "content-type": "application/octet-stream", "content-length": body.length } : {},
+        headers: body ? { "content-type": "application/octet-stream", "content-length": body.length } : { ...scenario.headers },
       },
       (res) => {
         const chunks = [];

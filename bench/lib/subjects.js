@@ -52,29 +52,76 @@ export const SUBJECTS = {
       return launch("nginx", ctx.nginx, ["-p", `${dir}/`, "-e", errorLog, "-c", conf], { ctx, port, extraLog: errorLog });
     },
   },
-  portico: {
-    async start(ctx) {
-      const bin = path.join(ctx.root, "bin", "portico.js");
-      if (!existsSync(bin)) throw new StartError("bin/portico.js not found");
-      const port = await freePort();
-      const config = path.join(ctx.tmp, "portico.yaml");
-      writeFileSync(config, porticoYaml(port, ctx.upstreamPort));
-      // Logging is part of the hot path; warn keeps it on but quiet, as in production.
-      const env = { PORTICO_LOG_LEVEL: "warn" };
-      return launch("portico", process.execPath, [bin, "start", "-c", config], { ctx, port, cwd: ctx.root, env });
-    },
-  },
+  portico: { start: porticoSubject("portico") },
+  // The same config with the access log (JSON lines to a file), metrics, both, or two workers.
+  "portico-log": { start: porticoSubject("portico-log", { log: true }) },
+  "portico-metrics": { start: porticoSubject("portico-metrics", { metrics: true }) },
+  "portico-log-metrics": { start: porticoSubject("portico-log-metrics", { log: true, metrics: true }) },
+  // Two workers on the machine's two CPUs (unpinned: wrk and the upstream share them).
+  "portico-workers-2": { start: porticoSubject("portico-workers-2", { workers: 2 }) },
 };
 
-function porticoYaml(port, upstreamPort) {
+function porticoSubject(name, options = {}) {
+  return async (ctx) => {
+    const bin = path.join(ctx.root, "bin", "portico.js");
+    if (!existsSync(bin)) throw new StartError("bin/portico.js not found");
+    const port = await freePort();
+    const adminPort = await freePort();
+    const config = path.join(ctx.tmp, `${name}.yaml`);
+    writeFileSync(config, porticoYaml(port, ctx, { ...options, adminPort, accessLogFile: path.join(ctx.tmp, `${name}-access.log`) }));
+    // Logging is part of the hot path; warn keeps it on but quiet, as in production.
+    const env = { PORTICO_LOG_LEVEL: "warn" };
+    const launchCtx = options.workers ? { ...ctx, pin: [] } : ctx;
+    return launch(name, process.execPath, [bin, "start", "-c", config], { ctx: launchCtx, port, cwd: ctx.root, env });
+  };
+}
+
+function porticoYaml(port, ctx, { log, metrics, workers, adminPort, accessLogFile }) {
+  const upstream = `http://127.0.0.1:${ctx.upstreamPort}`;
+  const top = [
+    log ? `accessLog: { format: json, path: ${JSON.stringify(accessLogFile)} }` : "",
+    metrics ? `admin: { listen: "127.0.0.1:${adminPort}", metrics: true, processMetrics: false }` : "",
+    workers ? `workers: ${workers}` : "",
+    ctx.redis ? `redis: { url: "redis://127.0.0.1:${ctx.redis.port}" }` : "",
+  ]
+    .filter(Boolean)
+    .join("\n");
   return `listen: "127.0.0.1:${port}"
+${top}
+upstreams:
+  two:
+    servers: ["127.0.0.1:${ctx.upstreamPort}", "127.0.0.1:${ctx.upstreamPort2}"]
+consumers:
+  bench:
+    keyAuth: [{ key: bench-key-0123456789abcdef }]
 virtualHosts:
   localhost:
     default: true
     locations:
       /:
-        proxyPass: http://127.0.0.1:${upstreamPort}
+        proxyPass: ${upstream}
       "= /hello":
         return: "200 'Hello World!'"
+      /key/:
+        proxyPass: ${upstream}/
+        keyAuth: {}
+      /jwt/:
+        proxyPass: ${upstream}/
+        jwtAuth: { publicKeyFile: ${JSON.stringify(ctx.jwtPublicKey)}, algorithms: [RS256] }
+      /limit/:
+        proxyPass: ${upstream}/
+        limitCount: { count: 1000000000, window: 1h, key: ip, policy: local }
+${
+  ctx.redis
+    ? `      /limit-redis/:
+        proxyPass: ${upstream}/
+        limitCount: { count: 1000000000, window: 1h, key: ip, policy: redis }
+`
+    : ""
+}      /cache/:
+        proxyPass: ${upstream}/cacheable
+        proxyCache: {}
+      /two/:
+        proxyPass: http://two/
 `;
 }

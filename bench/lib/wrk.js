@@ -2,9 +2,10 @@
 import { pinned, start } from "./procs.js";
 
 /** One wrk run; resolves to the parsed result (or { error }) plus wrk's raw output. */
-export async function runWrk({ url, seconds, connections, script, pin }) {
+export async function runWrk({ url, seconds, connections, script, pin, headers }) {
   const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency"];
   if (script) args.push("-s", script);
+  for (const [name, value] of Object.entries(headers ?? {})) args.push("-H", `${name}: ${value}`);
   args.push(url);
   const [cmd, argv] = pinned(pin, "wrk", args);
   const proc = start("wrk", cmd, argv);

@@ -9,6 +9,9 @@ const server = http.createServer((req, res) => {
   if (req.method === "GET" && req.url === "/") {
     res.writeHead(200, { "content-type": "text/plain", "content-length": SMALL.length });
     res.end(SMALL);
+  } else if (req.method === "GET" && req.url === "/cacheable") {
+    res.writeHead(200, { "content-type": "text/plain", "content-length": SMALL.length, "cache-control": "public, max-age=3600" });
+    res.end(SMALL);
   } else if (req.method === "GET" && req.url === "/1m") {
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": BIG.length });
     res.end(BIG);
@@ -31,3 +34,9 @@ const server = http.createServer((req, res) => {
 // Outlive the proxies' pooled sockets so no run pays for reconnects.
 server.keepAliveTimeout = 60_000;
 server.listen(Number(process.env.PORT), "127.0.0.1");
+// A second port makes a second "server" for the two-server upstream group (same process, same CPU).
+if (process.env.PORT2) {
+  const second = http.createServer(server.listeners("request")[0]);
+  second.keepAliveTimeout = 60_000;
+  second.listen(Number(process.env.PORT2), "127.0.0.1");
+}
