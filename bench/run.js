@@ -93,8 +93,11 @@ async function main() {
     try {
       for (const s of mine) {
         const groups = [upstream.child.pid, running.proc?.child.pid, ctx.redis?.child.pid].filter(Boolean);
-        // A scenario with variants measures several locations of the same Portico, one row each.
-        const variants = s.variants ?? [{ label: subject, path: s.path }];
+        // A scenario with variants measures several locations of the same Portico, one row each,
+        // in the order A B C … C B A: each row is the mean of its two runs, so that a drift of the
+        // machine over the scenario weighs the same on every row.
+        const variants = s.variants ? [...s.variants, ...[...s.variants].reverse()] : [{ label: subject, path: s.path }];
+        const runs = new Map();
         for (const variant of variants) {
           const label = variant.label;
           if (variant.needs === "redis" && !ctx.redis) {
@@ -104,11 +107,13 @@ async function main() {
           const headers = Object.fromEntries(Object.entries(variant.headers ?? {}).map(([k, v]) => [k, v.replace("$JWT", ctx.jwt)]));
           const run = { ...s, path: variant.path, headers };
           const row = { ...(await measure(subject, running, run, { seconds, connections, postScript, pin: plan.load, groups })), subject: label };
-          rows.get(s.id).push(row);
+          if (s.variants) runs.set(label, [...(runs.get(label) ?? []), row]);
+          else rows.get(s.id).push(row);
           if (interrupted) return;
           console.log(`  ${s.id}) ${label.padEnd(19)} ${progress(row)}`);
           if (row.status === "crashed" && !problems[subject]) problems[subject] = { reason: `crashed: ${row.reason}`, detail: outputTail(running.proc) };
         }
+        for (const list of runs.values()) rows.get(s.id).push(meanRow(list));
       }
     } finally {
       if (running.proc) await stop(running.proc);
@@ -149,6 +154,26 @@ async function measure(subject, running, scenario, { seconds, connections, postS
   if (died()) return died();
   if (result.error) return { subject, status: "wrk failed", reason: result.error };
   return { subject, status: "ok", ...result, othersCpu, noisy: othersCpu > NOISY };
+}
+
+/** One row from several runs of the same subject: means of the rates and latencies; any problem wins. */
+function meanRow(list) {
+  const bad = list.find((row) => row.status !== "ok");
+  if (bad) return bad;
+  const mean = (key) => list.reduce((sum, row) => sum + row[key], 0) / list.length;
+  const errors = Object.fromEntries(Object.keys(list[0].errors).map((key) => [key, list.reduce((sum, row) => sum + row.errors[key], 0)]));
+  return {
+    ...list[0],
+    reqPerSec: mean("reqPerSec"),
+    requests: list.reduce((sum, row) => sum + row.requests, 0),
+    p50Ms: mean("p50Ms"),
+    p99Ms: mean("p99Ms"),
+    errors,
+    errorCount: list.reduce((sum, row) => sum + row.errorCount, 0),
+    flagged: list.some((row) => row.flagged),
+    othersCpu: Math.max(...list.map((row) => row.othersCpu)),
+    noisy: list.some((row) => row.noisy),
+  };
 }
 
 /** An RS256 key pair and a token for the jwtAuth row (signed here with node:crypto; Portico verifies it with jose). */

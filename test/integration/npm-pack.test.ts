@@ -11,18 +11,27 @@ import path from "node:path";
 import { test } from "node:test";
 import { cleanEnv, ROOT } from "../helpers/cli.js";
 
+/** The test's environment without npm's own variables: under `npm test` (or `npx -p node@24 npm test`) they would steer the npm and npx run here. */
+function npmFreeEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(cleanEnv()).filter(([name]) => !/^npm_/i.test(name)));
+}
+
 test("npm pack → npm install in an empty folder → npx portico start serves", { timeout: 180_000 }, async (t) => {
   assert.ok(existsSync(path.join(ROOT, "dist/index.js")), "dist/ is missing: npm ci (or npm run build) builds it");
   const work = mkdtempSync(path.join(tmpdir(), "portico-pack-"));
-  execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", work], { cwd: ROOT, stdio: "pipe" });
+  execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", work], { cwd: ROOT, stdio: "pipe", env: npmFreeEnv() });
   const tarball = readdirSync(work).find((name) => name.endsWith(".tgz"));
   assert.ok(tarball, "npm pack wrote a tarball");
 
   const app = path.join(work, "app");
   execFileSync("mkdir", [app]);
   writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--omit=dev", path.join(work, tarball)], { cwd: app, stdio: "pipe" });
-  assert.match(execFileSync("npx", ["--no-install", "portico", "--version"], { cwd: app, encoding: "utf8", env: cleanEnv() }), /\d+\.\d+\.\d+/);
+  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--omit=dev", path.join(work, tarball)], {
+    cwd: app,
+    stdio: "pipe",
+    env: npmFreeEnv(),
+  });
+  assert.match(execFileSync("npx", ["--no-install", "portico", "--version"], { cwd: app, encoding: "utf8", env: npmFreeEnv() }), /\d+\.\d+\.\d+/);
 
   writeFileSync(
     path.join(app, "portico.yaml"),
@@ -30,7 +39,7 @@ test("npm pack → npm install in an empty folder → npx portico start serves",
       "\n",
     ),
   );
-  const env = cleanEnv();
+  const env = npmFreeEnv();
   const child = spawn("npx", ["--no-install", "portico", "start", "-c", "portico.yaml"], { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
   t.after(() => child.kill("SIGKILL"));
   let out = "";
