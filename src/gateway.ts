@@ -17,7 +17,7 @@ import { BUILTIN_PLUGINS } from "./plugins/index.js";
 import { UpstreamRegistry, type UpstreamStatus } from "./proxy/health.js";
 import { PoolRegistry } from "./proxy/upstreams.js";
 import { compileRouteTable, type RouteTable } from "./route-table.js";
-import { AdminServer, adminSettings } from "./server/admin.js";
+import { type AdminServer, adminSettings, syncAdminServer } from "./server/admin.js";
 import { Listeners } from "./server/listeners.js";
 import { RedisConnections } from "./state/redis.js";
 import { SharedState } from "./state/shared-state.js";
@@ -255,20 +255,9 @@ export class Gateway {
   async #syncAdmin(): Promise<void> {
     const info = observed.get(this.#table);
     const settings = info && this.#adminListener ? adminSettings(info.config, this.#table.source.baseDir) : null;
-    if (settings === null) {
-      await this.#admin?.close();
-      this.#admin = null;
-      return;
-    }
-    if (this.#admin?.sameAddress(settings)) {
-      this.#admin.settings = settings;
-      return;
-    }
-    await this.#admin?.close();
+    const current = this.#admin;
     this.#admin = null;
-    const admin = new AdminServer(this, settings);
-    await admin.listen();
-    this.#admin = admin;
+    this.#admin = await syncAdminServer(current, this, settings);
   }
 
   addresses(): BoundAddress[] {

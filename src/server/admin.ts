@@ -43,6 +43,22 @@ export function adminSettings(config: Validated, baseDir: string): AdminSettings
   return { host, port, token, allowWrites: admin.allowWrites === true, dashboard: admin.dashboard !== false };
 }
 
+/**
+ * The admin listener after a (re)load: closed when the config has none, kept (with the new
+ * settings) when its address is unchanged, otherwise closed and opened at the new address.
+ */
+export async function syncAdminServer(current: AdminServer | null, gateway: AdminGateway, settings: AdminSettings | null): Promise<AdminServer | null> {
+  if (settings !== null && current?.sameAddress(settings)) {
+    current.settings = settings;
+    return current;
+  }
+  await current?.close();
+  if (settings === null) return null;
+  const admin = new AdminServer(gateway, settings);
+  await admin.listen();
+  return admin;
+}
+
 export class AdminServer {
   settings: AdminSettings;
   readonly #gateway: AdminGateway;

@@ -25,7 +25,7 @@ import { Observability } from "../observability/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import type { StatsSnapshot } from "../observability/stats.js";
 import type { RouteTable } from "../route-table.js";
-import { AdminServer, adminSettings } from "./admin.js";
+import { type AdminServer, adminSettings, syncAdminServer } from "./admin.js";
 import type { AdminGateway } from "./admin-api.js";
 import { FileWatcher } from "./watch.js";
 
@@ -405,21 +405,9 @@ export class Primary implements AdminGateway {
   }
 
   async #syncAdmin(): Promise<void> {
-    const settings = adminSettings(this.#config, this.#table.source.baseDir);
-    if (settings === null) {
-      await this.#admin?.close();
-      this.#admin = null;
-      return;
-    }
-    if (this.#admin?.sameAddress(settings)) {
-      this.#admin.settings = settings;
-      return;
-    }
-    await this.#admin?.close();
+    const current = this.#admin;
     this.#admin = null;
-    const admin = new AdminServer(this, settings);
-    await admin.listen();
-    this.#admin = admin;
+    this.#admin = await syncAdminServer(current, this, adminSettings(this.#config, this.#table.source.baseDir));
   }
 
   /** Tells every worker to stop; after `timeout` (+ a grace) those still running are killed. */
