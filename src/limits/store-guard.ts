@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import { storeFailed } from "../observability/channels.js";
-import type { RequestPhaseContext } from "../pipeline/context.js";
+import type { HookResult, RequestPhaseContext } from "../pipeline/context.js";
 
 export class StoreGuard {
   readonly failOpen: boolean;
@@ -45,4 +45,32 @@ export class StoreGuard {
   deny(ctx: RequestPhaseContext) {
     return ctx.exit(503, { message: "Service Unavailable", requestId: ctx.requestId }, { "retry-after": "1" });
   }
+}
+
+/**
+ * One store call of a limit plugin under its guard: `call` answers at once (memory) or with a
+ * promise (Redis); `decide` turns the verdict into the hook's answer. Both are module-level
+ * functions of the plugin, so the memory path allocates no closure per request.
+ */
+export function guardedCheck<S extends { guard: StoreGuard }, V>(
+  state: S,
+  ctx: RequestPhaseContext,
+  key: string,
+  call: (state: S, key: string) => V | Promise<V>,
+  decide: (state: S, ctx: RequestPhaseContext, key: string, verdict: V) => HookResult | Promise<HookResult>,
+): HookResult | Promise<HookResult> {
+  let verdict: V | Promise<V>;
+  try {
+    verdict = call(state, key);
+  } catch (error) {
+    return state.guard.failed(error) ? undefined : state.guard.deny(ctx);
+  }
+  if (!(verdict instanceof Promise)) return decide(state, ctx, key, verdict);
+  return verdict.then(
+    (settled) => {
+      state.guard.ok();
+      return decide(state, ctx, key, settled);
+    },
+    (error: unknown) => (state.guard.failed(error) ? undefined : state.guard.deny(ctx)),
+  );
 }

@@ -9,7 +9,7 @@ import { parseTime } from "../../config/units.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
 import { compileKey, type KeyFunction } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
-import { StoreGuard } from "../../limits/store-guard.js";
+import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import type { LogContext, RequestPhaseContext } from "../../pipeline/context.js";
 import { definePlugin } from "../../pipeline/plugin.js";
 import { type LimitConnConfig, limitConnSchema } from "./schema.js";
@@ -50,6 +50,11 @@ function release(state: LimitConnState, key: string): void {
   if (released instanceof Promise) released.catch(() => undefined);
 }
 
+/** The store call, for guardedCheck. */
+function acquire(state: LimitConnState, key: string) {
+  return state.store.acquire(key);
+}
+
 export const limitConn = definePlugin({
   name: "limitConn",
   priority: 1003,
@@ -72,22 +77,9 @@ export const limitConn = definePlugin({
     };
   },
   access(ctx, state) {
-    const key = state.key(ctx);
-    let acquired: boolean | Promise<boolean>;
-    try {
-      acquired = state.store.acquire(key);
-    } catch (error) {
-      return state.guard.failed(error) ? undefined : state.guard.deny(ctx);
-    }
-    if (typeof acquired === "boolean") return decide(state, ctx, key, acquired);
-    return acquired.then(
-      (settled) => {
-        state.guard.ok();
-        return decide(state, ctx, key, settled);
-      },
-      (error: unknown) => (state.guard.failed(error) ? undefined : state.guard.deny(ctx)),
-    );
+    return guardedCheck(state, ctx, state.key(ctx), acquire, decide);
   },
+
   log(ctx: LogContext, state) {
     const key = ctx.store.get(SLOT);
     ctx.store.set(SLOT, LOGGED);

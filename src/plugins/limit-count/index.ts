@@ -10,7 +10,7 @@ import { parseTime } from "../../config/units.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
 import { compileKey, type KeyFunction } from "../../limits/key.js";
 import { type LimitHeaders, type Rejecter, reject, setRateLimitHeaders } from "../../limits/reject.js";
-import { StoreGuard } from "../../limits/store-guard.js";
+import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import type { RequestPhaseContext } from "../../pipeline/context.js";
 import { definePlugin } from "../../pipeline/plugin.js";
 import { type LimitCountConfig, limitCountSchema } from "./schema.js";
@@ -48,6 +48,11 @@ function decide(state: LimitCountState, ctx: RequestPhaseContext, key: string, v
   return undefined;
 }
 
+/** The store call, for guardedCheck. */
+function count(state: LimitCountState, key: string) {
+  return state.store.check(key);
+}
+
 export const limitCount = definePlugin({
   name: "limitCount",
   priority: 1002,
@@ -74,20 +79,6 @@ export const limitCount = definePlugin({
     };
   },
   access(ctx, state) {
-    const key = state.key(ctx);
-    let verdict: CountVerdict | Promise<CountVerdict>;
-    try {
-      verdict = state.store.check(key);
-    } catch (error) {
-      return state.guard.failed(error) ? undefined : state.guard.deny(ctx);
-    }
-    if (!(verdict instanceof Promise)) return decide(state, ctx, key, verdict);
-    return verdict.then(
-      (settled) => {
-        state.guard.ok();
-        return decide(state, ctx, key, settled);
-      },
-      (error: unknown) => (state.guard.failed(error) ? undefined : state.guard.deny(ctx)),
-    );
+    return guardedCheck(state, ctx, state.key(ctx), count, decide);
   },
 });

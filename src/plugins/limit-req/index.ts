@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { instanceId, redisFor } from "../../limits/instance.js";
 import { compileKey, type KeyFunction } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
-import { StoreGuard } from "../../limits/store-guard.js";
+import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import type { RequestPhaseContext } from "../../pipeline/context.js";
 import { definePlugin } from "../../pipeline/plugin.js";
 import { type LimitReqConfig, limitReqSchema, parseRate } from "./schema.js";
@@ -49,6 +49,11 @@ function decide(state: LimitReqState, ctx: RequestPhaseContext, key: string, ver
   return sleep(Math.trunc(((verdict.excess - state.delay) * 1000) / state.rate));
 }
 
+/** The store call, for guardedCheck. */
+function take(state: LimitReqState, key: string) {
+  return state.store.take(key);
+}
+
 export const limitReq = definePlugin({
   name: "limitReq",
   priority: 1001,
@@ -75,20 +80,6 @@ export const limitReq = definePlugin({
     };
   },
   access(ctx, state) {
-    const key = state.key(ctx);
-    let verdict: ReqVerdict | Promise<ReqVerdict>;
-    try {
-      verdict = state.store.take(key);
-    } catch (error) {
-      return state.guard.failed(error) ? undefined : state.guard.deny(ctx);
-    }
-    if (!(verdict instanceof Promise)) return decide(state, ctx, key, verdict);
-    return verdict.then(
-      (settled) => {
-        state.guard.ok();
-        return decide(state, ctx, key, settled);
-      },
-      (error: unknown) => (state.guard.failed(error) ? undefined : state.guard.deny(ctx)),
-    );
+    return guardedCheck(state, ctx, state.key(ctx), take, decide);
   },
 });
