@@ -59,6 +59,37 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
 }
 
 /** Lines of output, without the empty one after the last newline. */
+/** One pino log line of `portico start`. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Parses a child's stdout into `logs`, a JSON line at a time, as it arrives. A line that is not
+ * JSON throws unless `lenient`, where it is kept as `{ level: 0, msg: line }`.
+ */
+export function collectLogLines(stdout: NodeJS.ReadableStream | null, logs: LogLine[], lenient = false): void {
+  let buffer = "";
+  stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    buffer += chunk;
+    let newline = buffer.indexOf("\n");
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf("\n");
+      if (line.trim() === "") continue;
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch (error) {
+        if (!lenient) throw error;
+        logs.push({ level: 0, msg: line });
+      }
+    }
+  });
+}
+
 export function lines(text: string): string[] {
   return text.split("\n").filter((line) => line !== "");
 }

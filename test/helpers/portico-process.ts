@@ -6,13 +6,9 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { type Agent, request } from "node:http";
-import { spawnCli, waitFor } from "./cli.js";
+import { collectLogLines, type LogLine, spawnCli, waitFor } from "./cli.js";
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
+export type { LogLine };
 
 export interface PorticoProcess {
   child: ChildProcess;
@@ -38,21 +34,7 @@ export async function startPortico(file: string, options: { env?: Record<string,
       resolve({ code, signal });
     }),
   );
-  let buffer = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    buffer += chunk;
-    let newline = buffer.indexOf("\n");
-    while (newline >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf("\n");
-      try {
-        if (line.trim() !== "") logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        logs.push({ level: 0, msg: line });
-      }
-    }
-  });
+  collectLogLines(child.stdout, logs, true);
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
   });

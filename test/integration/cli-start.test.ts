@@ -11,13 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type EchoUpstream, startEchoUpstream } from "../fixtures/echo-upstream.js";
-import { FIXTURES, lines, ROOT, runCli, spawnCli, waitFor } from "../helpers/cli.js";
-
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
+import { collectLogLines, FIXTURES, type LogLine, lines, ROOT, runCli, spawnCli, waitFor } from "../helpers/cli.js";
 
 /** A running `portico start`, its JSON log lines as they come, and how it ended. */
 interface Running {
@@ -40,17 +34,7 @@ async function start(file: string, env: Record<string, string> = {}): Promise<Ru
       resolve({ code, signal });
     }),
   );
-  let buffer = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    buffer += chunk;
-    let newline = buffer.indexOf("\n");
-    while (newline >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf("\n");
-      if (line.trim() !== "") state.logs.push(JSON.parse(line) as LogLine);
-    }
-  });
+  collectLogLines(child.stdout, state.logs);
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     state.stderr += chunk;
   });
