@@ -10,17 +10,17 @@ import type { PorticoConfig } from "./config/schema.js";
 import { readConfigSource, sourceFromObject } from "./config/source.js";
 import { validateConfig } from "./config/validate.js";
 import { ConfigError, type ConfigIssue, formatIssue, PorticoError } from "./errors.js";
+import { type AnyPlugin, checkPluginSet } from "./lifecycle/plugin.js";
 import { createErrorLogger, ErrorLogStream } from "./observability/error-log.js";
 import { Observability, type Observer } from "./observability/index.js";
-import { type AnyPlugin, checkPluginSet } from "./pipeline/plugin.js";
 import { BUILTIN_PLUGINS } from "./plugins/index.js";
-import { UpstreamRegistry, type UpstreamStatus } from "./proxy/health.js";
-import { PoolRegistry } from "./proxy/upstreams.js";
 import { compileRouteTable, type RouteTable } from "./route-table.js";
 import { type AdminServer, adminSettings, syncAdminServer } from "./server/admin.js";
 import { Listeners } from "./server/listeners.js";
 import { RedisConnections } from "./state/redis.js";
 import { SharedState } from "./state/shared-state.js";
+import { UpstreamRegistry, type UpstreamStatus } from "./upstream/health.js";
+import { PoolRegistry } from "./upstream/pools.js";
 
 export interface GatewayOptions {
   /** Plugins beyond the built-in ones; their config keys become valid at every level. */

@@ -45,8 +45,8 @@ export type {
   RequestView,
   ResponseView,
   RewriteHook,
-} from "./pipeline/context.js";
-export { definePlugin, type PluginDefinition } from "./pipeline/plugin.js";
+} from "./lifecycle/context.js";
+export { definePlugin, type PluginDefinition } from "./lifecycle/plugin.js";
 export type { LocationSummary, RouteExplanation } from "./route-table.js";
 
 /** Typing helper for config modules: `export default defineConfig({ … })` gets completion and type errors. */

@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import { consumersSchema } from "../consumers/schema.js";
-import type { AccessHook, BodyFilterHook, ContentHook, HeaderFilterHook, LogHook, RewriteHook } from "../pipeline/context.js";
-import type { AnyPlugin } from "../pipeline/plugin.js";
+import type { AccessHook, BodyFilterHook, ContentHook, HeaderFilterHook, LogHook, RewriteHook } from "../lifecycle/context.js";
+import type { AnyPlugin } from "../lifecycle/plugin.js";
 import { cidrProblem } from "../router/cidr.js";
 
 const describe = <T extends z.ZodType>(schema: T, description: string): T => schema.meta({ description }) as T;

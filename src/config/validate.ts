@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import type { AnyPlugin } from "../pipeline/plugin.js";
+import type { AnyPlugin } from "../lifecycle/plugin.js";
 import { type EnvProblem, substituteEnv } from "./env.js";
 import { buildConfigSchema, configJsonSchema } from "./schema.js";
 import { type ConfigSource, type FieldPath, formatPath } from "./source.js";

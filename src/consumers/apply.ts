@@ -18,8 +18,8 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { ErrorCode } from "../errors.js";
+import type { BaseContext, Consumer, Exit, RequestPhaseContext } from "../lifecycle/context.js";
 import { authRejected } from "../observability/channels.js";
-import type { BaseContext, Consumer, Exit, RequestPhaseContext } from "../pipeline/context.js";
 import type { consumerHeadersSchema } from "./schema.js";
 
 /** Lower-case upstream header names, or false for none. */

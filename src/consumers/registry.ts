@@ -6,8 +6,8 @@
  * the stored keys.
  */
 import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
-import type { Consumer } from "../pipeline/context.js";
-import type { PluginEnv } from "../pipeline/plugin.js";
+import type { Consumer } from "../lifecycle/context.js";
+import type { PluginEnv } from "../lifecycle/plugin.js";
 import { type ConsumersConfig, consumersSchema } from "./schema.js";
 import { looksLikeUnknownHash, type PasswordCheck, passwordChecker, passwordFormat, sha256Base64 } from "./secrets.js";
 

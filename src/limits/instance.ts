@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { parseTime } from "../config/units.js";
-import type { PluginEnv } from "../pipeline/plugin.js";
+import type { PluginEnv } from "../lifecycle/plugin.js";
 import { whenReady } from "./redis-script.js";
 
 const seen = new WeakMap<object, Map<string, number>>();

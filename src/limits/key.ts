@@ -6,9 +6,9 @@
  * config, or an inline snippet) that returns the key.
  */
 import { z } from "zod";
-import type { BaseContext } from "../pipeline/context.js";
-import { isModuleReference, loadHook } from "../pipeline/hooks.js";
-import type { PluginEnv } from "../pipeline/plugin.js";
+import type { BaseContext } from "../lifecycle/context.js";
+import { isModuleReference, loadHook } from "../lifecycle/hooks.js";
+import type { PluginEnv } from "../lifecycle/plugin.js";
 
 export type KeyFunction = (ctx: BaseContext) => string;
 

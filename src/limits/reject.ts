@@ -6,8 +6,8 @@
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import { z } from "zod";
+import type { RequestPhaseContext } from "../lifecycle/context.js";
 import { limitRejected } from "../observability/channels.js";
-import type { RequestPhaseContext } from "../pipeline/context.js";
 
 export const rejectShape = {
   status: z.number().int().min(400).max(599).default(429).describe("Status of a refused request (default 429 Too Many Requests)."),

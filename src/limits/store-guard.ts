@@ -5,8 +5,8 @@
  * ioredis client reconnects in the background and the next command that succeeds ends the outage.
  */
 import type { Logger } from "pino";
+import type { HookResult, RequestPhaseContext } from "../lifecycle/context.js";
 import { storeFailed } from "../observability/channels.js";
-import type { HookResult, RequestPhaseContext } from "../pipeline/context.js";
 
 export class StoreGuard {
   readonly failOpen: boolean;

@@ -11,9 +11,9 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
-import { nextRequestId } from "../pipeline/respond.js";
-import type { RequestTarget } from "../proxy/forward.js";
+import { nextRequestId } from "../http/respond.js";
 import type { LocationSummary } from "../route-table.js";
+import type { RequestTarget } from "../upstream/forward.js";
 import { AccessLog, type AccessLogFormat } from "./access-log.js";
 import { upstreamHealth } from "./channels.js";
 import type { ErrorLogStream } from "./error-log.js";

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Span } from "@opentelemetry/api";
-import type { Consumer } from "../pipeline/context.js";
+import type { Consumer } from "../lifecycle/context.js";
 
 /** What the access log writes and `ctx.log` shows, field for field. */
 export class AccessRecord {

@@ -11,7 +11,7 @@
  * | jwtAuth       | 2510     | | proxyCache    | 100      |
  * |               |          | | compression   | 40       |
  */
-import type { AnyPlugin } from "../pipeline/plugin.js";
+import type { AnyPlugin } from "../lifecycle/plugin.js";
 import { authorize } from "./authorize/index.js";
 import { basicAuth } from "./basic-auth/index.js";
 import { compression } from "./compression/index.js";

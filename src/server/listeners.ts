@@ -11,8 +11,8 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { SecureContext, TLSSocket } from "node:tls";
 import type { Logger } from "pino";
-import { SERVER_NAME, statusPage } from "../pipeline/respond.js";
-import { isConnectionSpecific } from "../proxy/hop-headers.js";
+import { isConnectionSpecific } from "../http/hop-headers.js";
+import { SERVER_NAME, statusPage } from "../http/respond.js";
 import type { ListenAddress, RouteTable } from "../route-table.js";
 
 export interface BoundAddress {

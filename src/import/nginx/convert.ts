@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative } from "node:path";
 import { SIZE_PATTERN, TIME_PATTERN } from "../../config/schema.js";
-import { VARIABLE_NAMES } from "../../pipeline/variables.js";
+import { VARIABLE_NAMES } from "../../http/variables.js";
 import type { Directive } from "./parser.js";
 
 export type NoteKind = "todo" | "ignored" | "warning";

@@ -5,9 +5,9 @@
  * JSON reason (which names the rule that failed, never a secret).
  */
 import type { z } from "zod";
+import type { BaseContext } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { authRejected } from "../../observability/channels.js";
-import type { BaseContext } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
 import { type AuthorizeConfig, type AuthorizeRule, authorizeSchema } from "./schema.js";
 
 declare module "../../config/schema.js" {

@@ -25,8 +25,8 @@ import {
   sha256Base64,
   stripConsumerHeaders,
 } from "../../consumers/index.js";
-import type { Consumer } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
+import type { Consumer } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { parseHtpasswd } from "./htpasswd.js";
 import { type BasicAuthConfig, basicAuthSchema } from "./schema.js";
 

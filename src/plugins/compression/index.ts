@@ -8,7 +8,7 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import zlib from "node:zlib";
 import type { z } from "zod";
-import { definePlugin } from "../../pipeline/plugin.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { type CompressionConfig, compressionSchema } from "./schema.js";
 
 declare module "../../config/schema.js" {

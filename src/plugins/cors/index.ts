@@ -5,8 +5,8 @@
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { z } from "zod";
-import type { HeaderFilterContext, RequestPhaseContext } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
+import type { HeaderFilterContext, RequestPhaseContext } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { type CorsConfig, corsSchema } from "./schema.js";
 
 declare module "../../config/schema.js" {

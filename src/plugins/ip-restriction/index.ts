@@ -5,7 +5,7 @@
  * compiled once into byte matchers.
  */
 import type { z } from "zod";
-import { definePlugin } from "../../pipeline/plugin.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { type AddressMatcher, compileCidrs } from "../../router/cidr.js";
 import { type IpRestrictionConfig, ipRestrictionSchema } from "./schema.js";
 

@@ -40,8 +40,8 @@ import {
   removeCookie,
   stripConsumerHeaders,
 } from "../../consumers/index.js";
-import type { Consumer, Exit, RequestPhaseContext } from "../../pipeline/context.js";
-import { definePlugin, type PluginEnv } from "../../pipeline/plugin.js";
+import type { Consumer, Exit, RequestPhaseContext } from "../../lifecycle/context.js";
+import { definePlugin, type PluginEnv } from "../../lifecycle/plugin.js";
 import { type JwtAuthConfig, jwtAuthSchema } from "./schema.js";
 
 declare module "../../config/schema.js" {

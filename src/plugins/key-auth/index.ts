@@ -19,8 +19,8 @@ import {
   removeCookie,
   stripConsumerHeaders,
 } from "../../consumers/index.js";
-import type { Consumer } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
+import type { Consumer } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { type KeyAuthConfig, keyAuthSchema } from "./schema.js";
 
 declare module "../../config/schema.js" {

@@ -6,12 +6,12 @@
  */
 import type { z } from "zod";
 import { parseTime } from "../../config/units.js";
+import type { LogContext, RequestPhaseContext } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
 import { compileKey, type KeyFunction } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
-import type { LogContext, RequestPhaseContext } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
 import { type LimitConnConfig, limitConnSchema } from "./schema.js";
 import { MemoryConnStore } from "./stores/memory.js";
 import { RedisConnStore } from "./stores/redis.js";

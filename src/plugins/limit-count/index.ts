@@ -7,12 +7,12 @@
  */
 import type { z } from "zod";
 import { parseTime } from "../../config/units.js";
+import type { RequestPhaseContext } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
 import { compileKey, type KeyFunction } from "../../limits/key.js";
 import { type LimitHeaders, type Rejecter, reject, setRateLimitHeaders } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
-import type { RequestPhaseContext } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
 import { type LimitCountConfig, limitCountSchema } from "./schema.js";
 import { MemoryCountStore } from "./stores/memory.js";
 import { RedisCountStore } from "./stores/redis.js";

@@ -5,12 +5,12 @@
  * 1.15.7's two-stage limiting). State in memory by default, in Redis with a top-level `redis`.
  */
 import type { z } from "zod";
+import type { RequestPhaseContext } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
 import { compileKey, type KeyFunction } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
-import type { RequestPhaseContext } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
 import { type LimitReqConfig, limitReqSchema, parseRate } from "./schema.js";
 import { MemoryReqStore } from "./stores/memory.js";
 import { RedisReqStore } from "./stores/redis.js";

@@ -5,7 +5,7 @@
  * spaces: `name=value` for chosen headers, `consumer=NAME`, and `vary:` for a Vary variant.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import type { RequestPhaseContext } from "../../pipeline/context.js";
+import type { RequestPhaseContext } from "../../lifecycle/context.js";
 import type { ProxyCacheConfig } from "./schema.js";
 
 /** `method` is the one the entry is stored under: GET for HEAD (a HEAD is answered from the GET's entry). */

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { setRequestId } from "../../pipeline/context.js";
-import { definePlugin } from "../../pipeline/plugin.js";
-import { nextRequestId } from "../../pipeline/respond.js";
+import { nextRequestId } from "../../http/respond.js";
+import { setRequestId } from "../../lifecycle/context.js";
+import { definePlugin } from "../../lifecycle/plugin.js";
 import { type RequestIdConfig, requestIdSchema } from "./schema.js";
 
 declare module "../../config/schema.js" {

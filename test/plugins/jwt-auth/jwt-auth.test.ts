@@ -14,7 +14,7 @@ import path from "node:path";
 import { type TestContext, test } from "node:test";
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 import { createGateway } from "../../../src/gateway.js";
-import type { Context } from "../../../src/pipeline/context.js";
+import type { Context } from "../../../src/lifecycle/context.js";
 import { jwtAuthSchema } from "../../../src/plugins/jwt-auth/schema.js";
 import { request, singleHost, startEcho, startGateway } from "../../helpers/gateway.js";
 import { captureLogs } from "../../helpers/logs.js";

@@ -25,7 +25,7 @@ import {
   stripConsumerHeaders,
 } from "../../../src/consumers/index.js";
 import { createGateway } from "../../../src/gateway.js";
-import type { Context, RequestPhaseContext } from "../../../src/pipeline/context.js";
+import type { Context, RequestPhaseContext } from "../../../src/lifecycle/context.js";
 import { singleHost, startEcho } from "../../helpers/gateway.js";
 import { captureLogs } from "../../helpers/logs.js";
 

@@ -4,10 +4,10 @@
  */
 import type { FieldPath } from "../config/source.js";
 import { parseTime } from "../config/units.js";
-import { compileTemplate, type Template } from "../pipeline/variables.js";
+import { compileTemplate, type Template } from "../http/variables.js";
 import type { BreakerOptions } from "./circuit-breaker.js";
 import { type HealthCheckOptions, PeerState, type UpstreamPeer, type UpstreamPlan, type UpstreamRegistry } from "./health.js";
-import type { LoadBalancing } from "./upstreams.js";
+import type { LoadBalancing } from "./pools.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the validated config
 type Validated = Record<string, any>;

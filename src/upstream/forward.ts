@@ -8,15 +8,15 @@ import { Transform } from "node:stream";
 import type { Logger } from "pino";
 import { type Dispatcher, errors } from "undici";
 import type { ErrorCode } from "../errors.js";
+import { removeHeaders, toHeaderList, toHeaderObject } from "../http/header-list.js";
+import { connectionTokens, dropRequestHeader, dropResponseHeader } from "../http/hop-headers.js";
+import { nextRequestId, sendError } from "../http/respond.js";
+import type { Template, VariableSource } from "../http/variables.js";
 import { observationOf, upstreamAnswered, upstreamEnded, upstreamStarted } from "../observability/record.js";
-import { removeHeaders, toHeaderList, toHeaderObject } from "../pipeline/header-list.js";
-import { nextRequestId, sendError } from "../pipeline/respond.js";
-import type { Template, VariableSource } from "../pipeline/variables.js";
+import type { NextUpstream } from "./group-config.js";
 import { beginAttempt, endAttempt, OUTCOME_FAILED, OUTCOME_NEUTRAL, OUTCOME_OK, type Outcome } from "./health.js";
-import { connectionTokens, dropRequestHeader, dropResponseHeader } from "./hop-headers.js";
+import { type Balancer, PRECISE_TIMEOUT_BELOW_MS, type UpstreamServer } from "./pools.js";
 import { type ProxyPassSpec, upstreamPath } from "./proxy-pass.js";
-import type { NextUpstream } from "./upstream-config.js";
-import { type Balancer, PRECISE_TIMEOUT_BELOW_MS, type UpstreamServer } from "./upstreams.js";
 
 /** Everything about a proxied location that does not change per request, built at load. */
 export interface ProxyRoute {

@@ -8,12 +8,12 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { PorticoError } from "../errors.js";
+import { toHeaderList, toHeaderObject } from "../http/header-list.js";
+import { nextRequestId, sendError, statusPage } from "../http/respond.js";
+import type { VariableSource } from "../http/variables.js";
 import { basicRecord, observationOf } from "../observability/record.js";
-import { forward, type ProxyRoute, type RequestTarget } from "../proxy/forward.js";
+import { forward, type ProxyRoute, type RequestTarget } from "../upstream/forward.js";
 import { type EngineContext, type HookResult, isExit, type LocationInfo, RequestContext, type VirtualHostInfo } from "./context.js";
-import { toHeaderList, toHeaderObject } from "./header-list.js";
-import { nextRequestId, sendError, statusPage } from "./respond.js";
-import type { VariableSource } from "./variables.js";
 
 export interface CompiledHook {
   /** Who this is in logs: `plugin keyAuth` or `location "/x" access (./x.js)`. */

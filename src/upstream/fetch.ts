@@ -8,12 +8,12 @@ import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { PorticoError } from "../errors.js";
-import { removeHeaders } from "../pipeline/header-list.js";
-import type { VariableSource } from "../pipeline/variables.js";
+import { removeHeaders } from "../http/header-list.js";
+import { connectionTokens, dropResponseHeader } from "../http/hop-headers.js";
+import type { VariableSource } from "../http/variables.js";
 import { type ProxyRoute, type RequestTarget, requestHeaders } from "./forward.js";
-import { connectionTokens, dropResponseHeader } from "./hop-headers.js";
+import type { UpstreamServer } from "./pools.js";
 import { upstreamPath } from "./proxy-pass.js";
-import type { UpstreamServer } from "./upstreams.js";
 
 export interface UpstreamAnswer {
   status: number;

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
-import { compileCidrs } from "../router/cidr.js";
+import { compileCidrs } from "./cidr.js";
 
 export type ClientAddress = (req: IncomingMessage) => string;
 

@@ -10,11 +10,11 @@ import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ErrorCode } from "../errors.js";
-import type { RequestContext } from "../pipeline/context.js";
-import { nextRequestId, sendError } from "../pipeline/respond.js";
-import type { VariableSource } from "../pipeline/variables.js";
+import { dropResponseHeader } from "../http/hop-headers.js";
+import { nextRequestId, sendError } from "../http/respond.js";
+import type { VariableSource } from "../http/variables.js";
+import type { RequestContext } from "../lifecycle/context.js";
 import { errorCode, type ProxyRoute, type RequestTarget, requestHeaders } from "./forward.js";
-import { dropResponseHeader } from "./hop-headers.js";
 import { upstreamPath } from "./proxy-pass.js";
 
 class ConnectTimeout extends Error {

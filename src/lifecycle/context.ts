@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { PorticoError } from "../errors.js";
 import type { AccessRecord } from "../observability/record.js";
-import type { RequestTarget } from "../proxy/forward.js";
+import type { RequestTarget } from "../upstream/forward.js";
 import type { PhasedLocation } from "./run-phases.js";
 
 export type Phase = "rewrite" | "access" | "content" | "headerFilter" | "bodyFilter" | "log";

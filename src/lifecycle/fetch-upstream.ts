@@ -4,7 +4,7 @@
  * A content hook that returns nothing on a proxyPass location lets the proxy run as usual.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { fetchUpstream as fetchFrom, type UpstreamAnswer } from "../proxy/fetch-upstream.js";
+import { fetchUpstream as fetchFrom, type UpstreamAnswer } from "../upstream/fetch.js";
 import { type BaseContext, RequestContext } from "./context.js";
 
 export type { UpstreamAnswer };
