@@ -5,58 +5,19 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Transform } from "node:stream";
-import type { Logger } from "pino";
 import { type Dispatcher, errors } from "undici";
 import type { ErrorCode } from "../errors.js";
 import { removeHeaders, toHeaderList, toHeaderObject } from "../http/header-list.js";
 import { connectionTokens, dropRequestHeader, dropResponseHeader } from "../http/hop-headers.js";
 import { nextRequestId, sendError } from "../http/respond.js";
-import type { Template, VariableSource } from "../http/variables.js";
+import type { VariableSource } from "../http/variables.js";
 import { observationOf, upstreamAnswered, upstreamEnded, upstreamStarted } from "../observability/record.js";
-import type { NextUpstream } from "./group-config.js";
 import { beginAttempt, endAttempt, OUTCOME_FAILED, OUTCOME_NEUTRAL, OUTCOME_OK, type Outcome } from "./health.js";
-import { type Balancer, PRECISE_TIMEOUT_BELOW_MS, type UpstreamServer } from "./pools.js";
-import { type ProxyPassSpec, upstreamPath } from "./proxy-pass.js";
+import { PRECISE_TIMEOUT_BELOW_MS, type UpstreamServer } from "./pools.js";
+import { upstreamPath } from "./proxy-pass.js";
+import type { ProxyRoute, RequestTarget } from "./route.js";
 
-/** Everything about a proxied location that does not change per request, built at load. */
-export interface ProxyRoute {
-  spec: ProxyPassSpec;
-  pick: Balancer;
-  /** loadBalancing hash: the key's template, or "consumer"; null for the other methods. */
-  hashKey: Template | "consumer" | null;
-  /** proxyNextUpstream*: when to try another server of the group. */
-  nextUpstream: NextUpstream;
-  /** Prefix length of the matched location (whole path for `=`), for the URI replacement. */
-  prefixLength: number;
-  /** proxySetHeader and recommendedProxySettings, as [name, template]; "" removes a header. */
-  setHeaders: ReadonlyArray<readonly [string, Template]>;
-  /** Lower-case names that setHeaders replace, so the client's copy is dropped. */
-  replacedHeaders: ReadonlySet<string>;
-  /** Whether any template needs the request's variables (otherwise none are built). */
-  setHeadersNeedVars: boolean;
-  headersTimeout: number;
-  bodyTimeout: number;
-  /** nginx proxy_send_timeout: longest time the upstream may leave the request body unread. */
-  sendTimeout: number;
-  /** nginx proxy_connect_timeout (the pools apply it; the WebSocket tunnel reads it here). */
-  connectTimeout: number;
-  /** TLS options of https:// upstreams (proxySsl*), for connections made outside the pools (WebSocket). */
-  tls: import("node:tls").ConnectionOptions | null;
-  bodyLimit: number;
-  logger: Logger;
-  /** Adds addHeader and Server to the response header list, by status. */
-  finishHeaders: (status: number, headers: string[]) => void;
-}
-
-/** The request line, split once by the server. */
-export interface RequestTarget {
-  /** Path and query exactly as received (origin-form). */
-  raw: string;
-  rawPath: string;
-  rawQuery: string;
-  /** Normalised path. */
-  path: string;
-}
+export type { ProxyRoute, RequestTarget };
 
 /** What the phase engine plugs into a proxied response; absent on plain proxy locations. */
 export interface ProxyHooks {
