@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { consumersSchema } from "../consumers/schema.js";
-import type { AccessHook, BodyFilterHook, ContentHook, HeaderFilterHook, LogHook, RewriteHook } from "../lifecycle/context.js";
+import type { AccessHook, BodyFilterHook, ContentHook, HeaderFilterHook, LogHook, PreaccessHook, RewriteHook } from "../lifecycle/context.js";
 import type { AnyPlugin } from "../lifecycle/plugin.js";
 import { cidrProblem } from "../router/cidr.js";
 
@@ -117,6 +117,7 @@ const inheritableShape = {
 
 const hookShape = {
   rewrite: describe(hookSchema<RewriteHook>().optional(), "Hook of the rewrite phase (rewrite_by_lua)."),
+  preaccess: describe(hookSchema<PreaccessHook>().optional(), "Hook of the preaccess phase, where limits run before authentication (nginx limit_req)."),
   access: describe(hookSchema<AccessHook>().optional(), "Hook of the access phase (access_by_lua); may return ctx.exit(status, body)."),
   content: describe(hookSchema<ContentHook>().optional(), "Produces the response (content_by_lua): return a string, a JSON-able object or a Response."),
   headerFilter: describe(hookSchema<HeaderFilterHook>().optional(), "Sees and changes the response status and headers (header_filter_by_lua)."),

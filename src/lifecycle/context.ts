@@ -8,8 +8,9 @@ import type { AccessRecord } from "../observability/record.js";
 import type { RequestTarget } from "../upstream/forward.js";
 import type { PhasedLocation } from "./run-phases.js";
 
-export type Phase = "rewrite" | "access" | "content" | "headerFilter" | "bodyFilter" | "log";
-export const PHASES: readonly Phase[] = ["rewrite", "access", "content", "headerFilter", "bodyFilter", "log"];
+/** nginx's phases, in order: preaccess is where limit_req and limit_conn run, before authentication. */
+export type Phase = "rewrite" | "preaccess" | "access" | "content" | "headerFilter" | "bodyFilter" | "log";
+export const PHASES: readonly Phase[] = ["rewrite", "preaccess", "access", "content", "headerFilter", "bodyFilter", "log"];
 
 /** What `ctx.exit()` returns: a hook that returns it stops the request with this answer. */
 export interface Exit {
@@ -129,6 +130,7 @@ export interface EngineContext extends RequestPhaseContext {
 export type HookResult = void | Exit | unknown;
 type Hook<C> = (ctx: C) => HookResult | Promise<HookResult>;
 export type RewriteHook = Hook<RequestPhaseContext>;
+export type PreaccessHook = Hook<RequestPhaseContext>;
 export type AccessHook = Hook<RequestPhaseContext>;
 export type ContentHook = Hook<RequestPhaseContext>;
 export type HeaderFilterHook = (ctx: HeaderFilterContext) => void | Promise<void>;

@@ -44,6 +44,8 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType, C = z.output<
   /** Turns the validated config into what the hooks use (compile regexes, open stores): once per load. */
   init?: (conf: z.output<S>, env: PluginEnv) => C | Promise<C>;
   rewrite?: PluginHook<C>;
+  /** Where limits run (nginx limit_req, limit_conn): after rewrite, before authentication. */
+  preaccess?: PluginHook<C>;
   access?: PluginHook<C>;
   content?: PluginHook<C>;
   headerFilter?: PluginHook<C, HeaderFilterContext>;
