@@ -55,7 +55,7 @@ const DEFAULTS = {
   shutdownTimeout: "10s",
 } as const;
 
-const HOOK_PHASES: readonly Phase[] = ["rewrite", "access", "content", "headerFilter", "bodyFilter", "log"];
+const HOOK_PHASES: readonly Phase[] = ["rewrite", "preaccess", "access", "content", "headerFilter", "bodyFilter", "log"];
 
 /** nginx add_header applies to these statuses unless the value ends in " always". */
 const ADD_HEADER_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
@@ -359,7 +359,7 @@ export async function compileRouteTable(config: Validated, options: CompileOptio
           error([...field, phase], err instanceof HookLoadError ? err.message : String(err));
         }
       }
-      const chains: PhaseChains = { rewrite: [], access: [], content: [], headerFilter: [], bodyFilter: [], log: [] };
+      const chains: PhaseChains = { rewrite: [], preaccess: [], access: [], content: [], headerFilter: [], bodyFilter: [], log: [] };
       const pluginNames: string[] = [];
       for (const plugin of sortedPlugins) {
         const conf = loc[plugin.name] ?? vhost[plugin.name] ?? config[plugin.name];

@@ -23,6 +23,7 @@ export interface CompiledHook {
 
 export interface PhaseChains {
   rewrite: CompiledHook[];
+  preaccess: CompiledHook[];
   access: CompiledHook[];
   content: CompiledHook[];
   headerFilter: CompiledHook[];
@@ -260,7 +261,7 @@ export async function runPhases(
   if (loc.chains.log.length > 0) res.once("close", () => runLog(loc, ctx, res));
   try {
     const chains = loc.chains;
-    for (const chain of [chains.rewrite, chains.access]) {
+    for (const chain of [chains.rewrite, chains.preaccess, chains.access]) {
       if (chain.length === 0) continue;
       const result = await runChain(chain, ctx, false);
       if (isExit(result)) return await send(loc, ctx, res, await exitResponse(result));
