@@ -12,12 +12,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { stringify as toYaml } from "yaml";
+import type { AdminSettings } from "../config/admin.js";
 import { ConfigError, type ConfigIssue, ERRORS, type ErrorCode, formatIssue, PorticoError } from "../errors.js";
 import { configReload } from "../observability/channels.js";
 import type { Observability } from "../observability/index.js";
 import type { StatsSnapshot } from "../observability/stats.js";
 import type { RouteTable } from "../route-table.js";
-import type { AdminSettings } from "./admin.js";
 
 export interface AdminGateway {
   readonly logger: Logger;

@@ -3,45 +3,12 @@
  * /metrics, the admin API and the dashboard. Off unless the config has `admin`. Its settings
  * follow reloads; a changed `admin.listen` moves it.
  */
-import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
-import { LISTEN_PATTERN } from "../config/schema.js";
+import type { AdminSettings } from "../config/admin.js";
 import { type AdminGateway, handleAdminRequest } from "./admin-api.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: the validated config's shape depends on the plugin set
-type Validated = Record<string, any>;
-
-export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9180";
-
-export interface AdminSettings {
-  host: string;
-  port: number;
-  /** The bearer token, or null when none is required (loopback without one). */
-  token: string | null;
-  allowWrites: boolean;
-  dashboard: boolean;
-}
-
-/** `admin` from the config; null when there is no admin listener. Reads tokenFile. */
-export function adminSettings(config: Validated, baseDir: string): AdminSettings | null {
-  const admin = config.admin as Validated | undefined;
-  if (admin === undefined) return null;
-  const listen = admin.listen ?? DEFAULT_ADMIN_LISTEN;
-  let host = "127.0.0.1";
-  let port: number;
-  if (typeof listen === "number") port = listen;
-  else {
-    const match = LISTEN_PATTERN.exec(listen);
-    port = Number(match?.[2] ?? 9180);
-    if (match?.[1] !== undefined && match[1] !== "*") host = match[1].replace(/^\[(.*)\]$/, "$1");
-    else if (match?.[1] === "*") host = "0.0.0.0";
-  }
-  let token: string | null = admin.token ?? null;
-  if (admin.tokenFile !== undefined) token = readFileSync(path.resolve(baseDir, admin.tokenFile), "utf8").trim();
-  return { host, port, token, allowWrites: admin.allowWrites === true, dashboard: admin.dashboard !== false };
-}
+export { type AdminSettings, adminSettings, DEFAULT_ADMIN_LISTEN } from "../config/admin.js";
 
 /**
  * The admin listener after a (re)load: closed when the config has none, kept (with the new

@@ -9,7 +9,9 @@ import { consistentHash } from "./balancers/hash.js";
 import { leastConn } from "./balancers/least-conn.js";
 import { random2 } from "./balancers/random2.js";
 import { roundRobin } from "./balancers/round-robin.js";
-import type { UpstreamPeer } from "./health.js";
+import type { Balancer, BalancerMethod, LoadBalancing, UpstreamServer } from "./balancers/types.js";
+
+export type { Balancer, BalancerMethod, LoadBalancing, UpstreamServer } from "./balancers/types.js";
 
 /**
  * undici measures its timeouts with "fast timers" that tick about every 500 ms: right for "60s",
@@ -93,30 +95,6 @@ export class PoolRegistry {
     return this.#pools.size;
   }
 }
-
-/** A server of a location: the group's peer (shared state) with the pool this location uses. */
-export interface UpstreamServer extends UpstreamPeer {
-  origin: string;
-  pool: Pool;
-}
-
-/** One load-balancing method over a list of servers. */
-export interface BalancerMethod {
-  /** Every server it may pick. */
-  readonly servers: readonly UpstreamServer[];
-  /** `tried`: servers this request already tried; `key`: the hash key ("" for the other methods). */
-  pick(tried: ReadonlySet<UpstreamServer> | null, key: string): UpstreamServer | null;
-}
-
-/**
- * Picks the server of the next attempt (`tried` left out, `key` for hash); null when none is
- * available (nginx "no live upstreams"). `servers` lists every server it may pick.
- */
-export type Balancer = ((tried?: ReadonlySet<UpstreamServer> | null, key?: string) => UpstreamServer | null) & {
-  readonly servers: readonly UpstreamServer[];
-};
-
-export type LoadBalancing = "roundRobin" | "leastConn" | "random2" | "hash";
 
 function methodOf(servers: readonly UpstreamServer[], method: LoadBalancing): BalancerMethod {
   if (method === "leastConn") return leastConn(servers);

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { isAvailable } from "../health.js";
-import type { BalancerMethod, UpstreamServer } from "../pools.js";
+import type { BalancerMethod, UpstreamServer } from "./types.js";
 
 const POINTS_PER_WEIGHT = 160;
 

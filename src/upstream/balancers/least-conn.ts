@@ -5,7 +5,7 @@
  * that uses the group (one increment and one decrement per attempt).
  */
 import { isAvailable } from "../health.js";
-import type { BalancerMethod, UpstreamServer } from "../pools.js";
+import type { BalancerMethod, UpstreamServer } from "./types.js";
 
 export function leastConn(servers: readonly UpstreamServer[]): BalancerMethod {
   const list = Object.freeze([...servers]);

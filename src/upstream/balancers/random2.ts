@@ -4,7 +4,7 @@
  * leastConn at spreading load, without a scan of every server.
  */
 import { isAvailable } from "../health.js";
-import type { BalancerMethod, UpstreamServer } from "../pools.js";
+import type { BalancerMethod, UpstreamServer } from "./types.js";
 
 export function random2(servers: readonly UpstreamServer[]): BalancerMethod {
   const list = Object.freeze([...servers]);

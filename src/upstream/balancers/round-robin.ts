@@ -5,7 +5,7 @@
  * a a a b. Unavailable and already tried servers are skipped, as nginx does.
  */
 import { isAvailable } from "../health.js";
-import type { BalancerMethod, UpstreamServer } from "../pools.js";
+import type { BalancerMethod, UpstreamServer } from "./types.js";
 
 export function roundRobin(servers: readonly UpstreamServer[]): BalancerMethod {
   const list = Object.freeze([...servers]);
