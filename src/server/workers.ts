@@ -9,7 +9,7 @@
  * stops everyone within shutdownTimeout on SIGTERM/SIGINT, and runs the admin listener, whose
  * /metrics is the sum over the workers.
  *
- * Messages between them are `{ portico: KIND, … }` objects over the cluster IPC channel.
+ * What a worker runs, and the messages between them, are in src/server/worker.ts.
  */
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { AggregatorRegistry } from "prom-client";
 import { ConfigError, type ConfigIssue, formatIssue, PorticoError } from "../errors.js";
-import { type BoundAddress, checkConfig, createGateway, type Gateway } from "../gateway.js";
+import { type BoundAddress, checkConfig } from "../gateway.js";
 import { configReload } from "../observability/channels.js";
 import { createErrorLogger, ErrorLogStream } from "../observability/error-log.js";
 import { Observability } from "../observability/index.js";
@@ -28,6 +28,7 @@ import type { RouteTable } from "../route-table.js";
 import { type AdminServer, adminSettings, syncAdminServer } from "./admin.js";
 import type { AdminGateway } from "./admin-api.js";
 import { FileWatcher } from "./watch.js";
+import { isMessage, type Message, type Question } from "./worker.js";
 
 /** A slot that exits this many times within CRASH_WINDOW_MS is given up. */
 export const CRASH_LIMIT = 5;
@@ -74,18 +75,6 @@ export async function reloadAndReport(
 /** The files a config depends on: the config file and what it references. */
 export function watchedFiles(table: RouteTable): string[] {
   return [table.source.file, ...table.files];
-}
-
-type Message =
-  | { portico: "ready"; addresses: BoundAddress[] }
-  | { portico: "failed"; message: string; issues?: string[] }
-  | { portico: "answer"; id: number; value?: unknown; error?: { code?: string; message: string } }
-  | { portico: "ask"; id: number; what: "reload" | "metrics" | "stats" | "errors" | "upstreams" | "purge"; args?: unknown }
-  | { portico: "reopen" }
-  | { portico: "stop" };
-
-function isMessage(value: unknown): value is Message {
-  return typeof value === "object" && value !== null && typeof (value as { portico?: unknown }).portico === "string";
 }
 
 /** Stats of several workers as one: counts summed; latency percentiles are each worker's worst (histograms stay in the workers). */
@@ -343,7 +332,7 @@ export class Primary implements AdminGateway {
     return this.#slots.flatMap((slot) => (slot.ready && slot.worker?.isConnected() ? [slot.worker] : []));
   }
 
-  #ask(worker: Worker, what: Extract<Message, { portico: "ask" }>["what"], args?: unknown): Promise<unknown> {
+  #ask(worker: Worker, what: Question, args?: unknown): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -356,7 +345,7 @@ export class Primary implements AdminGateway {
   }
 
   /** Asks every ready worker; a worker that exits meanwhile is left out. */
-  async #askAll(what: Extract<Message, { portico: "ask" }>["what"], args?: unknown): Promise<unknown[]> {
+  async #askAll(what: Question, args?: unknown): Promise<unknown[]> {
     const results = await Promise.allSettled(this.#readyWorkers().map((worker) => this.#ask(worker, what, args)));
     const values: unknown[] = [];
     for (const result of results) {
@@ -451,89 +440,5 @@ export class Primary implements AdminGateway {
   /** A second signal: kill the workers and leave at once. */
   kill(): void {
     for (const slot of this.#slots) slot.worker?.process.kill("SIGKILL");
-  }
-}
-
-/**
- * A worker: one gateway on the config file, its listeners shared through cluster. It obeys the
- * primary's messages; SIGTERM/SIGINT sent to it directly (a terminal's Ctrl-C reaches the whole
- * process group) stop it gracefully too, and it stops when the primary goes away.
- */
-export async function runWorker(file: string): Promise<number> {
-  const send = (message: Message) => {
-    if (process.connected) process.send?.(message);
-  };
-  // The primary coordinates reloads: a SIGHUP sent to the whole group must not reload twice.
-  process.on("SIGHUP", () => {});
-  let gateway: Gateway;
-  try {
-    gateway = await createGateway(file, { adminListener: false });
-  } catch (error) {
-    const issues = error instanceof ConfigError ? error.issues.map(formatIssue) : undefined;
-    send({ portico: "failed", message: (error as Error).message, ...(issues ? { issues } : {}) });
-    return 1;
-  }
-  const logger = gateway.logger.child({ worker: Number(process.env.PORTICO_WORKER ?? 0) });
-  try {
-    const addresses = await gateway.listen();
-    send({ portico: "ready", addresses });
-  } catch (error) {
-    logger.fatal({ err: error }, `cannot listen: ${(error as Error).message}`);
-    send({ portico: "failed", message: `cannot listen: ${(error as Error).message}` });
-    await gateway.close();
-    return 1;
-  }
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.debug({ why }, "worker stopping");
-      gateway.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          logger.error({ err: error }, "error while stopping");
-          resolve(1);
-        },
-      );
-    };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGUSR1", () => gateway.reopenLogs());
-    process.on("disconnect", () => stop("the primary is gone"));
-    process.on("message", (message: unknown) => {
-      if (!isMessage(message)) return;
-      if (message.portico === "stop") return stop("told by the primary");
-      if (message.portico === "reopen") return gateway.reopenLogs();
-      if (message.portico !== "ask") return;
-      const { id, what, args } = message;
-      answer(gateway, what, args).then(
-        (value) => send({ portico: "answer", id, value }),
-        (error: unknown) => send({ portico: "answer", id, error: { code: (error as PorticoError).code, message: (error as Error).message } }),
-      );
-    });
-  });
-}
-
-async function answer(gateway: Gateway, what: Extract<Message, { portico: "ask" }>["what"], args: unknown): Promise<unknown> {
-  switch (what) {
-    case "reload":
-      try {
-        const { warnings } = await gateway.reload();
-        return { ok: true, warnings: warnings.map(formatIssue) };
-      } catch (error) {
-        return { ok: false, issues: error instanceof ConfigError ? error.issues.map(formatIssue) : [(error as Error).message] };
-      }
-    case "metrics":
-      return (await gateway.observability.metrics?.registry.getMetricsAsJSON()) ?? null;
-    case "stats":
-      return gateway.observability.stats.snapshot();
-    case "errors":
-      return gateway.observability.errorLog?.recent ?? [];
-    case "upstreams":
-      return gateway.upstreamStatus();
-    case "purge":
-      return gateway.purgeCache(args as Record<string, unknown>);
   }
 }
