@@ -2,11 +2,11 @@
  * The request context: one object per request, shared by every phase. It is only built for
  * locations that have hooks or plugins; a plain proxy or `return` location never allocates it.
  */
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { PorticoError } from "../errors.js";
 import type { AccessRecord } from "../observability/record.js";
-import type { RequestTarget } from "../upstream/forward.js";
-import type { PhasedLocation } from "./run-phases.js";
+import type { LocationPlan } from "../compile/plan.js";
+import type { RequestTarget } from "../upstream/route.js";
 
 /** nginx's phases, in order: preaccess is where limit_req and limit_conn run, before authentication. */
 export type Phase = "rewrite" | "preaccess" | "access" | "content" | "headerFilter" | "bodyFilter" | "log";
@@ -163,16 +163,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** What the engine knows of a request when it builds its context. */
+/** What the lifecycle knows of a request when it builds its context. */
 export interface ContextInit {
-  path: string;
-  rawQuery: string;
+  plan: LocationPlan;
+  target: RequestTarget;
   ip: string;
-  vars: Readonly<Record<string, unknown>>;
+  /** The plan's location info, with the regex captures of this request. */
   location: LocationInfo;
-  virtualHost: VirtualHostInfo;
   requestId: string;
-  bodyLimit: number;
 }
 
 /** `ctx.request`: its methods live on the prototype, so a request allocates only this object. */
@@ -193,9 +191,9 @@ class RequestState implements RequestView {
     this.headers = req.headers;
     this.ip = init.ip;
     this.#ctx = ctx;
-    this.#rawQuery = init.rawQuery;
-    this.#bodyLimit = init.bodyLimit;
-    this.#path = init.path;
+    this.#rawQuery = init.target.rawQuery;
+    this.#bodyLimit = init.plan.bodyLimit;
+    this.#path = init.target.path;
   }
 
   get path(): string {
@@ -270,16 +268,20 @@ export class RequestContext implements EngineContext {
   pathChanged = false;
   /** Set when a hook assigned request.query: its serialisation goes upstream. */
   queryChanged = false;
-  /** On proxyPass locations: the location and request target, for fetchUpstream() (src/pipeline/upstream.ts). */
-  phased: PhasedLocation | null = null;
-  target: RequestTarget | null = null;
+  /** The location's plan (fetchUpstream() reads its route). */
+  readonly plan: LocationPlan;
+  readonly target: RequestTarget;
   readonly req: IncomingMessage;
+  readonly res: ServerResponse;
 
-  constructor(req: IncomingMessage, init: ContextInit) {
+  constructor(req: IncomingMessage, res: ServerResponse, init: ContextInit) {
     this.req = req;
-    this.vars = init.vars;
+    this.res = res;
+    this.target = init.target;
+    this.plan = init.plan;
+    this.vars = init.plan.vars;
     this.location = init.location;
-    this.virtualHost = init.virtualHost;
+    this.virtualHost = init.plan.virtualHost;
     this.requestId = init.requestId;
     this.request = new RequestState(this, req, init);
   }

@@ -1,13 +1,20 @@
 /**
  * For plugins whose content hook stands in front of a location's proxy (proxyCache): make the
- * location's upstream request and get the answer back instead of having it streamed to the client.
+ * location's upstream request through the upstream layer (the same builder, accounting and
+ * retries as the proxy) and get the answer back instead of having it streamed to the client.
  * A content hook that returns nothing on a proxyPass location lets the proxy run as usual.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { fetchUpstream as fetchFrom, type UpstreamAnswer } from "../upstream/fetch.js";
+import { errorCode } from "../upstream/classify.js";
+import { fetchUpstream as fetchThrough, type UpstreamAnswer } from "../upstream/fetch.js";
+import { targetPath } from "../upstream/request.js";
+import type { ProxyRoute } from "../upstream/route.js";
 import { type BaseContext, RequestContext } from "./context.js";
+import { variablesOf } from "./request.js";
 
 export type { UpstreamAnswer };
+/** The client's error code for a failed fetchUpstream() (what the proxy would have answered). */
+export { errorCode };
 
 export interface FetchUpstreamOptions {
   /** Default: the request's method. */
@@ -16,34 +23,60 @@ export interface FetchUpstreamOptions {
   headers?: IncomingHttpHeaders;
 }
 
+function routeOf(ctx: BaseContext): ProxyRoute | null {
+  if (!(ctx instanceof RequestContext)) return null;
+  const answer = ctx.plan.answer;
+  return answer.kind === "proxy" ? answer.route : null;
+}
+
 /** Whether this request's location proxies (so that fetchUpstream() can be called). */
 export function canFetchUpstream(ctx: BaseContext): boolean {
-  return ctx instanceof RequestContext && ctx.phased !== null;
+  return routeOf(ctx) !== null;
+}
+
+function editsOf(ctx: RequestContext) {
+  return {
+    headers: ctx.request.headers,
+    path: ctx.request.path,
+    pathChanged: ctx.pathChanged,
+    query: ctx.queryChanged ? ctx.request.query.toString() : null,
+    body: null,
+    consumer: ctx.consumer?.name ?? null,
+  };
+}
+
+/**
+ * The path and query this request goes upstream with (nginx's proxy_pass URI rule, after a
+ * rewrite hook's changes), byte for byte: what a cache keys on, as nginx keys on what it sends.
+ */
+export function upstreamTarget(ctx: BaseContext): string {
+  const route = routeOf(ctx);
+  if (route === null || !(ctx instanceof RequestContext)) return ctx.request.url;
+  return targetPath(route, ctx.target, editsOf(ctx));
 }
 
 /**
  * Sends the location's upstream request (proxy_pass URI rule, proxySetHeader, pools, timeouts,
- * the next server when one refuses) and resolves with `{ status, headers, body }` once the
- * headers are in. The body is a stream: read it or destroy it.
+ * health and retries) and resolves with `{ status, headers, body }` once the headers are in. The
+ * body is a stream: read it or destroy it. Rejects with an error whose `code` is what the client
+ * would be answered (PTC_ERR_UPSTREAM_*).
  */
 export function fetchUpstream(ctx: BaseContext, options: FetchUpstreamOptions = {}): Promise<UpstreamAnswer> {
-  if (!(ctx instanceof RequestContext) || ctx.phased === null || ctx.target === null || ctx.phased.proxy === null) {
-    return Promise.reject(new TypeError("fetchUpstream needs a request on a proxyPass location"));
-  }
-  const loc = ctx.phased;
-  const route = loc.proxy as NonNullable<typeof loc.proxy>;
-  const variables = route.setHeadersNeedVars ? loc.variables(ctx.req, ctx.target, ctx.location.captures, ctx.requestId) : null;
-  return fetchFrom(
+  const route = routeOf(ctx);
+  if (route === null || !(ctx instanceof RequestContext)) return Promise.reject(new TypeError("fetchUpstream needs a request on a proxyPass location"));
+  const plan = ctx.plan;
+  const variables = plan.needsVariables
+    ? variablesOf(plan, ctx.req, ctx.target.path, ctx.target, ctx.location.captures, ctx.requestId, () => ctx.request.ip)
+    : null;
+  return fetchThrough(
     ctx.req,
+    ctx.res,
     route,
     ctx.target,
-    {
-      method: options.method ?? ctx.request.method,
-      headers: options.headers ?? ctx.request.headers,
-      path: ctx.request.path,
-      pathChanged: ctx.pathChanged,
-      consumer: ctx.consumer?.name ?? null,
-    },
+    editsOf(ctx),
+    options.method ?? ctx.request.method,
+    options.headers ?? ctx.request.headers,
     variables,
+    ctx.requestId,
   );
 }

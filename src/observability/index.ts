@@ -3,17 +3,16 @@
  * (counters and files outlive a reload). For each compiled table, `prepare()` gives an Observer,
  * or null when nothing watches: then no handler is wrapped and a request costs nothing more.
  * With one, the table's entry stamps a start time, makes the record and registers one prebuilt
- * `close` listener; each location's handler (wrapped at compile time) names its location; the
- * proxy and the phase engine fill what they know; the listener finishes the record and hands it
- * to each sink once.
+ * `close` listener; the lifecycle names the location (bound at compile time) and the consumer,
+ * the upstream layer the upstream fields; the listener finishes the record and hands it to each
+ * sink once.
  */
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { nextRequestId } from "../http/respond.js";
-import type { LocationSummary } from "../route-table.js";
-import type { RequestTarget } from "../upstream/forward.js";
+import type { LocationSummary } from "../compile/plan.js";
 import { AccessLog, type AccessLogFormat } from "./access-log.js";
 import { upstreamHealth } from "./channels.js";
 import type { ErrorLogStream } from "./error-log.js";
@@ -26,7 +25,6 @@ import { Tracing } from "./tracing.js";
 type Validated = Record<string, any>;
 
 type Handle = (req: IncomingMessage, res: ServerResponse) => void;
-type LocationHandle = (req: IncomingMessage, res: ServerResponse, target: RequestTarget, captures: readonly string[] | null) => void;
 
 const LAST_READ = Symbol("portico.bytesRead");
 const LAST_WRITTEN = Symbol("portico.bytesWritten");
@@ -65,14 +63,9 @@ export class Observer {
     return { virtualHost, location, readsCache, metrics: this.metrics?.bind(virtualHost, location) ?? null };
   }
 
-  /** Wraps a location's handler (at compile time): requests it takes are counted under it. */
-  wrapLocation(summary: LocationSummary, handle: LocationHandle): LocationHandle {
-    const binding = this.#bind(summary.virtualHost, summary.key, summary.plugins.includes("proxyCache"));
-    return function observedLocation(req, res, target, captures) {
-      const obs = (res as ObservedResponse)[OBSERVED];
-      if (obs !== undefined) obs.loc = binding;
-      handle(req, res, target, captures);
-    };
+  /** What a location's requests are counted under, bound once at compile time (the lifecycle sets it per request). */
+  bindLocation(summary: LocationSummary): LocationBinding {
+    return this.#bind(summary.virtualHost, summary.key, summary.plugins.includes("proxyCache"));
   }
 
   /** Wraps the table's request entry. */
@@ -111,7 +104,11 @@ export class Observer {
     const loc = obs.loc;
     record.virtualHost = loc.virtualHost;
     record.location = loc.location;
-    if (obs.ctx !== null) record.consumer = obs.ctx.consumer?.name ?? null;
+    if (obs.ctx !== null) {
+      record.consumer = obs.ctx.consumer?.name ?? null;
+      // The id the response and the upstream carried (requestId plugin), not the one made at the door.
+      record.requestId = obs.ctx.requestId;
+    }
     if (record.upstream !== null && record.upstreamMs === null && obs.upstreamStart > 0) {
       record.upstreamMs = Math.round((now - obs.upstreamStart) * 1000) / 1000;
     }

@@ -1,12 +1,11 @@
 /**
  * The access record: one small object per request, filled by the code that already knows each
- * value (the table knows the location, the proxy the upstream, the phase engine the consumer),
+ * value (the lifecycle knows the location and the consumer, the upstream layer the upstream),
  * serialised once for the access log, read by metrics, live stats and the `log` hook (`ctx.log`).
  * It exists only while access logs, metrics or tracing are on.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Span } from "@opentelemetry/api";
-import type { Consumer } from "../lifecycle/context.js";
 
 /** What the access log writes and `ctx.log` shows, field for field. */
 export class AccessRecord {
@@ -62,8 +61,8 @@ export class Observation {
   /** Taken at the start: Node may detach it from the request by the end. */
   readonly socket: IncomingMessage["socket"] | null;
   loc: LocationBinding;
-  /** The phase engine's context, for the consumer. */
-  ctx: { readonly consumer: Consumer | null } | null = null;
+  /** The lifecycle's context: the consumer, and the request id (the requestId plugin may have replaced it). */
+  ctx: { readonly consumer: { readonly name: string } | null; readonly requestId: string } | null = null;
   upstreamStart = 0;
   span: Span | null = null;
   /** The traceparent sent upstream (our span's id), when tracing is on. */
@@ -133,11 +132,11 @@ export function redactUrl(url: string): string {
   return changed ? `${url.slice(0, q)}?${parts.join("&")}` : url;
 }
 
-/** A record from what the phase engine knows, for `ctx.log` when nothing else observes requests. */
+/** A record from what the lifecycle knows, for `ctx.log` when nothing else observes requests. */
 export function basicRecord(
   ctx: {
     requestId: string;
-    consumer: Consumer | null;
+    consumer: { readonly name: string } | null;
     request: { ip: string; method: string; url: string };
     location: { key: string };
     virtualHost: { name: string };

@@ -1,19 +1,19 @@
 /**
- * The location's upstream request, made for a plugin that needs the answer in hand (proxyCache)
- * rather than streamed straight to the client: the same request building as forward() (nginx's
- * proxy_pass URI rule, proxySetHeader, recommendedProxySettings, Host, pools, timeouts), and the
- * answer as `{ status, headers, body stream }` with hop-by-hop headers and Server removed.
+ * The location's upstream request made for a plugin that needs the answer in hand (proxyCache's
+ * fill and revalidation) rather than streamed to the client: built by the same builder, sent and
+ * accounted by the same Exchange as the proxy (health, breaker, leastConn, the access record's
+ * upstream fields, retries), with the answer as `{ status, headers, body stream }`.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
-import type { Readable } from "node:stream";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { PorticoError } from "../errors.js";
 import { removeHeaders } from "../http/header-list.js";
-import { connectionTokens, dropResponseHeader } from "../http/hop-headers.js";
 import type { VariableSource } from "../http/variables.js";
-import { type ProxyRoute, type RequestTarget, requestHeaders } from "./forward.js";
-import type { UpstreamServer } from "./pools.js";
-import { upstreamPath } from "./proxy-pass.js";
+import { classify, type Failure, NO_LIVE_UPSTREAMS } from "./classify.js";
+import { Exchange, type ExchangeInfo, type ResponseSink } from "./exchange.js";
+import { hashKeyOf, type RequestEdits, requestHeaders, targetPath } from "./request.js";
+import type { ProxyRoute, RequestTarget } from "./route.js";
 
 export interface UpstreamAnswer {
   status: number;
@@ -23,79 +23,129 @@ export interface UpstreamAnswer {
   body: Readable;
 }
 
-export interface UpstreamRequest {
-  method: string;
-  /** The request headers to send (lower-case names), before proxySetHeader and Host are applied. */
-  headers: IncomingHttpHeaders;
-  /** The normalised path (a rewrite hook's, when pathChanged). */
-  path: string;
-  pathChanged: boolean;
-  /** For `loadBalancing: hash` with `hashKey: consumer`. */
-  consumer: string | null;
-}
+const isBodyHeader = (name: string) => name === "content-length" || name === "transfer-encoding";
 
-/** Failures that mean the request never reached the server: another server of the group may take it. */
-const NOT_SENT = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"]);
-
-const isContentLength = (name: string) => name === "content-length" || name === "transfer-encoding";
-
-function clientHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+/** One string per field (what http-cache-semantics reads), except Set-Cookie (RFC 9110 5.3). */
+function headerObject(list: readonly string[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  let named: Set<string> | null = null;
-  for (const name in raw) {
-    const value = raw[name];
-    if (value === undefined) continue;
-    if (name === "connection") named = connectionTokens(Array.isArray(value) ? value.join(",") : value, named);
-    // Server is the gateway's own; Date stays (a cache computes ages from it).
-    if (name === "date" ? false : dropResponseHeader(name)) continue;
-    // One string per field (what http-cache-semantics reads), except Set-Cookie (RFC 9110 5.3).
-    out[name] = Array.isArray(value) && name !== "set-cookie" ? value.join(", ") : value;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = (list[i] as string).toLowerCase();
+    const value = list[i + 1] as string;
+    const had = out[name];
+    if (had === undefined) out[name] = name === "set-cookie" ? [value] : value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = `${had}, ${value}`;
   }
-  // RFC 9110 7.6.1: drop the fields named in Connection.
-  if (named !== null) for (const name of named) delete out[name];
   return out;
 }
 
+/** An upstream failure as the fill's caller sees it: the classified code, the original as cause. */
+export class UpstreamFailure extends PorticoError {
+  readonly failure: Failure;
+  constructor(failure: Failure, cause: unknown) {
+    super(failure.code, failure.message, { cause });
+    this.failure = failure;
+  }
+}
+
+/** Turns the exchange's answer into a promise and a readable body with backpressure. */
+class FetchSink implements ResponseSink {
+  readonly keepsDate = true;
+  readonly promise: Promise<UpstreamAnswer>;
+  #resolve!: (answer: UpstreamAnswer) => void;
+  #reject!: (error: unknown) => void;
+  #body: Readable | null = null;
+  #waiting: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+
+  constructor() {
+    this.promise = new Promise<UpstreamAnswer>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  #wake(error: unknown): void {
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    if (waiting === null) return;
+    if (error) waiting.reject(error);
+    else waiting.resolve();
+  }
+
+  head(status: number, headers: string[]): void {
+    const body = new Readable({
+      read: () => this.#wake(null),
+      // The reader gave up: the exchange stops (and the upstream request with it).
+      destroy: (error, callback) => {
+        this.#wake(error ?? new Error("the answer's body was not read"));
+        callback(error);
+      },
+    });
+    this.#body = body;
+    this.#resolve({ status, headers: headerObject(headers), body });
+  }
+
+  data(chunk: Buffer): void | Promise<void> {
+    const body = this.#body as Readable;
+    if (body.destroyed) throw new Error("the answer's body was not read");
+    if (body.push(chunk)) return;
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  end(): void {
+    this.#body?.push(null);
+  }
+
+  fail(_exchange: ExchangeInfo, error: unknown, failure: Failure | null): void {
+    const reason = failure === null ? error : new UpstreamFailure(failure, error);
+    if (this.#body === null) this.#reject(reason);
+    else if (!this.#body.destroyed) this.#body.destroy(reason as Error);
+  }
+}
+
 /**
- * Sends the request to a server of the route (the next one when a server refuses the connection)
- * and resolves once the upstream's status and headers are in. Rejects with undici's error (see
- * forward.ts errorCode()) or PTC_ERR_UPSTREAM_UNAVAILABLE when no server is available.
+ * Sends `method` with `headers` (no body) to a server of the route and resolves once the upstream's
+ * status and headers are in; rejects with an UpstreamFailure (its code is what the client would be
+ * answered) when no server answers.
  */
-export async function fetchUpstream(
+export function fetchUpstream(
   req: IncomingMessage,
+  res: ServerResponse,
   route: ProxyRoute,
   target: RequestTarget,
-  request: UpstreamRequest,
+  edits: RequestEdits,
+  method: string,
+  headers: IncomingHttpHeaders,
   variables: VariableSource | null,
+  requestId: string,
 ): Promise<UpstreamAnswer> {
-  const hashKey = route.hashKey;
-  const key = hashKey === null ? "" : hashKey === "consumer" ? (request.consumer ?? "") : hashKey(variables as VariableSource);
-  const path = upstreamPath(route.spec, route.prefixLength, request.path, target.rawPath, target.raw, target.rawQuery, request.pathChanged);
-  const { headers } = requestHeaders(req, route, request.headers, variables);
+  const sink = new FetchSink();
+  const key = hashKeyOf(route, edits, variables);
+  const server = route.pick(null, key);
+  let list: string[];
+  try {
+    list = requestHeaders(req, route, headers, variables).headers;
+  } catch (error) {
+    return Promise.reject(new UpstreamFailure(classify(error), error));
+  }
+  if (server === null) return Promise.reject(new UpstreamFailure(NO_LIVE_UPSTREAMS, null));
   // No request body is sent: the cache makes GET and HEAD requests.
-  removeHeaders(headers, isContentLength);
-  const options: Dispatcher.RequestOptions = {
-    path,
-    method: request.method as Dispatcher.HttpMethod,
-    headers,
+  removeHeaders(list, isBodyHeader);
+  const exchange = new Exchange(req, res, route, server, method, requestId, sink, failWithoutSink);
+  exchange.key = key;
+  const options: Dispatcher.DispatchOptions = {
+    path: targetPath(route, target, edits),
+    method: method as Dispatcher.HttpMethod,
+    headers: list,
     body: null,
     headersTimeout: route.headersTimeout,
     bodyTimeout: route.bodyTimeout,
   };
-  let tried: Set<UpstreamServer> | null = null;
-  let server = route.pick(null, key);
-  for (;;) {
-    if (server === null) throw new PorticoError("PTC_ERR_UPSTREAM_UNAVAILABLE", "no live upstreams");
-    try {
-      const answer = await server.pool.request(options);
-      return { status: answer.statusCode, headers: clientHeaders(answer.headers), body: answer.body };
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === undefined || !NOT_SENT.has(code)) throw error;
-      tried ??= new Set();
-      tried.add(server);
-      if (tried.size >= route.pick.servers.length) throw error;
-      server = route.pick(tried, key);
-    }
-  }
+  exchange.dispatch(options, null);
+  return sink.promise;
 }
+
+/** Never called: a fetch always has its sink. */
+function failWithoutSink(): void {}

@@ -9,13 +9,14 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage, type 
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { ErrorCode } from "../errors.js";
 import { dropResponseHeader } from "../http/hop-headers.js";
-import { nextRequestId, sendError } from "../http/respond.js";
 import type { VariableSource } from "../http/variables.js";
-import type { RequestContext } from "../lifecycle/context.js";
-import { errorCode, type ProxyRoute, type RequestTarget, requestHeaders } from "./forward.js";
-import { upstreamPath } from "./proxy-pass.js";
+import { upstreamAnswered, upstreamEnded, upstreamStarted } from "../observability/record.js";
+import { classify, NO_LIVE_UPSTREAMS } from "./classify.js";
+import type { ExchangeExit, ExchangeInfo } from "./exchange.js";
+import { beginAttempt, endAttempt, OUTCOME_FAILED, OUTCOME_NEUTRAL, OUTCOME_OK } from "./health.js";
+import { hashKeyOf, type RequestEdits, requestHeaders, targetPath } from "./request.js";
+import type { ProxyRoute, RequestTarget } from "./route.js";
 
 class ConnectTimeout extends Error {
   readonly code = "UND_ERR_CONNECT_TIMEOUT";
@@ -66,8 +67,9 @@ function join(client: Duplex, upstream: Socket, idle: number): void {
 }
 
 /**
- * Opens the upstream side of a WebSocket and joins it to the client's socket. `ctx` is the phase
- * engine's context when rewrite/access ran (a changed path or headers go upstream), else null.
+ * Opens the upstream side of a WebSocket and joins it to the client's socket. `edits` are what
+ * rewrite/access changed (null without phases); the request is built by the one builder, the
+ * attempt is accounted like the proxy's, and failures go to `exit` classified.
  */
 export function tunnel(
   req: IncomingMessage,
@@ -76,65 +78,58 @@ export function tunnel(
   head: Buffer,
   route: ProxyRoute,
   target: RequestTarget,
-  ctx: RequestContext | null,
+  edits: RequestEdits | null,
   variables: VariableSource | null,
+  requestId: string,
+  exit: ExchangeExit,
 ): void {
-  const requestId = ctx?.requestId ?? nextRequestId();
-  // One attempt, on the balancer's choice (hashKey balancing is not applied to tunnels).
-  const server = route.pick(null);
+  const method = req.method ?? "GET";
+  const server = route.pick(null, hashKeyOf(route, edits, variables));
+  const info: { -readonly [K in keyof ExchangeInfo]: ExchangeInfo[K] } = { req, res, route, method, requestId, server, started: false };
+  let headers: string[];
+  try {
+    headers = requestHeaders(req, route, edits?.headers ?? null, variables).headers;
+  } catch (error) {
+    exit(info, error, classify(error));
+    return;
+  }
   if (server === null) {
-    route.logger.error({ code: "PTC_ERR_UPSTREAM_UNAVAILABLE", requestId, url: req.url, websocket: true }, "no live upstream server");
-    sendError(res, "PTC_ERR_UPSTREAM_UNAVAILABLE", requestId);
+    exit(info, new Error(NO_LIVE_UPSTREAMS.message), NO_LIVE_UPSTREAMS);
     return;
   }
   const origin = new URL(server.origin);
-  const path = upstreamPath(
-    route.spec,
-    route.prefixLength,
-    ctx ? ctx.request.path : target.path,
-    target.rawPath,
-    target.raw,
-    target.rawQuery,
-    ctx?.pathChanged ?? false,
-  );
-  const { headers } = requestHeaders(req, route, ctx ? req.headers : null, variables);
   // Hop-by-hop, so dropped above: set again for the upstream, as NixOS's proxyWebsockets does.
   headers.push("Connection", "upgrade", "Upgrade", req.headers.upgrade ?? "websocket");
 
   let settled = false;
+  let attemptOpen = true;
+  const release = (outcome: typeof OUTCOME_OK | typeof OUTCOME_FAILED | typeof OUTCOME_NEUTRAL) => {
+    if (!attemptOpen) return;
+    attemptOpen = false;
+    endAttempt(server, outcome);
+    upstreamEnded(res);
+  };
   const fail = (error: Error) => {
     if (settled) return;
     settled = true;
-    const code: ErrorCode = errorCode(error);
-    route.logger.error(
-      {
-        code,
-        requestId,
-        upstream: server.address,
-        url: req.url,
-        websocket: true,
-        err: { code: (error as { code?: string }).code, message: error.message },
-      },
-      code === "PTC_ERR_UPSTREAM_TIMEOUT"
-        ? "upstream timed out"
-        : code === "PTC_ERR_UPSTREAM_TLS"
-          ? "upstream TLS handshake failed"
-          : "upstream WebSocket failed",
-    );
-    sendError(res, code, requestId);
+    const failure = classify(error);
+    release(failure.blamesServer ? OUTCOME_FAILED : OUTCOME_NEUTRAL);
+    exit(info, error, failure);
   };
 
   const https = origin.protocol === "https:";
   const options = {
     host: origin.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: Number(origin.port) || (https ? 443 : 80),
-    method: req.method ?? "GET",
-    path,
+    method,
+    path: targetPath(route, target, edits),
     headers,
     setHost: false,
     agent: false,
     ...(https ? route.tls : null),
   };
+  upstreamStarted(res, server.address);
+  beginAttempt(server);
   const upstreamReq: ClientRequest = https ? httpsRequest(options) : httpRequest(options);
 
   // proxyConnectTimeout until connected, then proxyReadTimeout until the upstream answers.
@@ -154,6 +149,7 @@ export function tunnel(
     if (!settled) {
       settled = true;
       clearTimer();
+      release(OUTCOME_NEUTRAL);
       upstreamReq.destroy();
     }
   };
@@ -167,6 +163,10 @@ export function tunnel(
       return;
     }
     settled = true;
+    info.started = true;
+    upstreamAnswered(res, 101);
+    // The handshake is the attempt: the server answered. The tunnel's life is not its health.
+    release(OUTCOME_OK);
     // The ServerResponse on this socket stays unused: the 101 is written as it came.
     socket.write(switchingHead(upstreamRes));
     if (upstreamHead.length > 0) socket.write(upstreamHead);
@@ -183,16 +183,23 @@ export function tunnel(
       return;
     }
     settled = true;
+    info.started = true;
+    const status = upstreamRes.statusCode ?? 502;
+    upstreamAnswered(res, status);
     // Refused (401, 403, 400, …): passed back as a plain answer, and the connection closes.
     const list: string[] = [];
     const raw = upstreamRes.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       if (!dropResponseHeader((raw[i] as string).toLowerCase())) list.push(raw[i] as string, raw[i + 1] as string);
     }
-    route.finishHeaders(upstreamRes.statusCode ?? 502, list);
-    res.writeHead(upstreamRes.statusCode ?? 502, list);
+    route.finishHeaders(status, list);
+    res.writeHead(status, list);
     upstreamRes.pipe(res);
-    upstreamRes.once("error", () => res.destroy());
+    upstreamRes.once("end", () => release(OUTCOME_OK));
+    upstreamRes.once("error", () => {
+      release(OUTCOME_NEUTRAL);
+      res.destroy();
+    });
   });
 
   upstreamReq.once("error", (error) => {

@@ -12,10 +12,9 @@ import type { z } from "zod";
 import { parseSize, parseTime } from "../../config/units.js";
 import { ERRORS } from "../../errors.js";
 import type { RequestPhaseContext } from "../../lifecycle/context.js";
-import { canFetchUpstream, fetchUpstream, type UpstreamAnswer } from "../../lifecycle/fetch-upstream.js";
+import { canFetchUpstream, errorCode, fetchUpstream, type UpstreamAnswer } from "../../lifecycle/fetch-upstream.js";
 import { definePlugin, type PluginEnv } from "../../lifecycle/plugin.js";
 import { cacheStatus } from "../../observability/channels.js";
-import { errorCode } from "../../upstream/forward.js";
 import { compileKey, type KeyFunction, variantKey, varyNames } from "./key.js";
 import { KeyLock } from "./lock.js";
 import { type ProxyCacheConfig, proxyCacheSchema } from "./schema.js";
@@ -456,11 +455,7 @@ export const proxyCache = definePlugin({
   },
   content(ctx, inst) {
     const method = ctx.request.method;
-    if (!inst.methods.has(method)) {
-      // RFC 9111 4.4: an unsafe request invalidates the stored response of its target.
-      if (!SAFE_METHODS.has(method)) void inst.store.delete(inst.key(ctx, "GET"));
-      return undefined;
-    }
+    if (!inst.methods.has(method)) return undefined;
     if (!canFetchUpstream(ctx)) return undefined;
     const key = inst.key(ctx, "GET");
     // Ranges are passed through (not from the cache, not stored).
@@ -468,5 +463,19 @@ export const proxyCache = definePlugin({
     if (inst.bypass?.(ctx)) return fromUpstream(ctx, inst, key, null, "BYPASS", null);
     const found = lookup(inst, key, ctx.request.headers);
     return found instanceof Promise ? found.then((entry) => decide(ctx, inst, key, entry)) : decide(ctx, inst, key, found);
+  },
+  headerFilter(ctx, inst) {
+    // RFC 9111 4.4: an unsafe request invalidates the stored response of its target, and only
+    // when it succeeded (a non-error status); done before the answer goes out, so that the
+    // client's next GET cannot find the old entry.
+    const method = ctx.request.method;
+    const status = ctx.response.status;
+    if (SAFE_METHODS.has(method) || inst.methods.has(method) || status < 200 || status >= 400) return undefined;
+    const deleted = inst.store.delete(inst.key(ctx, "GET"));
+    if (!(deleted instanceof Promise)) return undefined;
+    return deleted.then(
+      () => undefined,
+      (error: unknown) => inst.logger.warn({ err: error, requestId: ctx.requestId }, "proxyCache: invalidation failed"),
+    );
   },
 });
