@@ -4,6 +4,9 @@
  * header (`{ header }`, falling back to the address when absent), an nginx-style template
  * (`"$http_x_api_key:$uri"`), or a hook (`{ hook: "./key.js#byTenant" }`, a function in a TS
  * config, or an inline snippet) that returns the key.
+ *
+ * A limit counts in the preaccess phase, before authentication (where nginx runs limit_req and
+ * limit_conn), unless its key names the consumer: see keyNeedsConsumer.
  */
 import { z } from "zod";
 import type { BaseContext } from "../lifecycle/context.js";
@@ -71,6 +74,14 @@ function compileTemplate(template: string): KeyFunction {
     for (const part of parts) key += typeof part === "string" ? part : part(ctx);
     return key;
   };
+}
+
+/**
+ * Whether the key names the consumer (`consumer`, `$consumer_name`): known only once the auth
+ * plugins have run, so such a limit counts in the access phase, after them, instead of preaccess.
+ */
+export function keyNeedsConsumer(spec: KeySpec): boolean {
+  return spec === "consumer" || (typeof spec === "string" && /\$(\{consumer_name\}|consumer_name(?![a-z0-9_]))/i.test(spec));
 }
 
 /** Compiles a key spec at init. */

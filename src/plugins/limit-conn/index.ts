@@ -1,15 +1,16 @@
 /**
- * limitConn: requests in flight at once per key (nginx limit_conn). A slot is taken in the access
- * phase and given back in the log phase, which runs exactly once when the response is finished or
- * the client went away, whatever the status and whichever later plugin stopped the request. In
- * memory by default; in Redis (with a TTL safety net) with a top-level `redis`.
+ * limitConn: requests in flight at once per key (nginx limit_conn). A slot is taken in the
+ * preaccess phase (in access, after the auth plugins, when the key names the consumer) and given
+ * back in the log phase, which runs exactly once when the response is finished or the client went
+ * away, whatever the status and whichever later plugin stopped the request. In memory by default;
+ * in Redis (with a TTL safety net) with a top-level `redis`.
  */
 import type { z } from "zod";
 import { parseTime } from "../../config/units.js";
 import type { LogContext, RequestPhaseContext } from "../../lifecycle/context.js";
 import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
-import { compileKey, type KeyFunction } from "../../limits/key.js";
+import { compileKey, type KeyFunction, keyNeedsConsumer } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import { type LimitConnConfig, limitConnSchema } from "./schema.js";
@@ -29,6 +30,8 @@ const LOGGED = Symbol("logged");
 
 interface LimitConnState extends Rejecter {
   key: KeyFunction;
+  /** The key names the consumer: the limit counts in the access phase, after the auth plugins. */
+  afterAuth: boolean;
   store: ConnStore;
   guard: StoreGuard;
 }
@@ -69,6 +72,7 @@ export const limitConn = definePlugin({
     return {
       plugin: "limitConn",
       key: await compileKey(conf.key, env),
+      afterAuth: keyNeedsConsumer(conf.key),
       store,
       guard: new StoreGuard("limitConn", conf.onStoreError === "allow", env.logger),
       status: conf.status,
@@ -76,8 +80,12 @@ export const limitConn = definePlugin({
       logger: env.logger,
     };
   },
+  // Before authentication (nginx's preaccess), unless the key is the consumer: then after it.
+  preaccess(ctx, state) {
+    return state.afterAuth ? undefined : guardedCheck(state, ctx, state.key(ctx), acquire, decide);
+  },
   access(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), acquire, decide);
+    return state.afterAuth ? guardedCheck(state, ctx, state.key(ctx), acquire, decide) : undefined;
   },
 
   log(ctx: LogContext, state) {

@@ -10,7 +10,7 @@ import { parseTime } from "../../config/units.js";
 import type { RequestPhaseContext } from "../../lifecycle/context.js";
 import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
-import { compileKey, type KeyFunction } from "../../limits/key.js";
+import { compileKey, type KeyFunction, keyNeedsConsumer } from "../../limits/key.js";
 import { type LimitHeaders, type Rejecter, reject, setRateLimitHeaders } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import { type LimitCountConfig, limitCountSchema } from "./schema.js";
@@ -26,6 +26,8 @@ declare module "../../config/schema.js" {
 
 interface LimitCountState extends Rejecter {
   key: KeyFunction;
+  /** The key names the consumer: the limit counts in the access phase, after the auth plugins. */
+  afterAuth: boolean;
   store: CountStore;
   guard: StoreGuard;
   headers: boolean;
@@ -68,6 +70,7 @@ export const limitCount = definePlugin({
     return {
       plugin: "limitCount",
       key: await compileKey(conf.key, env),
+      afterAuth: keyNeedsConsumer(conf.key),
       store,
       guard: new StoreGuard("limitCount", conf.onStoreError === "allow", env.logger),
       headers: conf.headers,
@@ -78,7 +81,11 @@ export const limitCount = definePlugin({
       logger: env.logger,
     };
   },
+  // Before authentication (nginx's preaccess), unless the key is the consumer: then after it.
+  preaccess(ctx, state) {
+    return state.afterAuth ? undefined : guardedCheck(state, ctx, state.key(ctx), count, decide);
+  },
   access(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), count, decide);
+    return state.afterAuth ? guardedCheck(state, ctx, state.key(ctx), count, decide) : undefined;
   },
 });

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import type { RequestPhaseContext } from "../../lifecycle/context.js";
 import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
-import { compileKey, type KeyFunction } from "../../limits/key.js";
+import { compileKey, type KeyFunction, keyNeedsConsumer } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import { type LimitReqConfig, limitReqSchema, parseRate } from "./schema.js";
@@ -24,6 +24,8 @@ declare module "../../config/schema.js" {
 
 interface LimitReqState extends Rejecter {
   key: KeyFunction;
+  /** The key names the consumer: the limit counts in the access phase, after the auth plugins. */
+  afterAuth: boolean;
   store: ReqStore;
   guard: StoreGuard;
   /** Requests per 1000 s. */
@@ -69,6 +71,7 @@ export const limitReq = definePlugin({
     return {
       plugin: "limitReq",
       key: await compileKey(conf.key, env),
+      afterAuth: keyNeedsConsumer(conf.key),
       store,
       guard: new StoreGuard("limitReq", conf.onStoreError === "allow", env.logger),
       rate,
@@ -79,7 +82,11 @@ export const limitReq = definePlugin({
       logger: env.logger,
     };
   },
+  // Before authentication (nginx's preaccess), unless the key is the consumer: then after it.
+  preaccess(ctx, state) {
+    return state.afterAuth ? undefined : guardedCheck(state, ctx, state.key(ctx), take, decide);
+  },
   access(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), take, decide);
+    return state.afterAuth ? guardedCheck(state, ctx, state.key(ctx), take, decide) : undefined;
   },
 });
