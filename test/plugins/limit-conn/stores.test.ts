@@ -8,7 +8,7 @@ import { createServer, request as httpRequest, type ServerResponse } from "node:
 import type { AddressInfo } from "node:net";
 import { describe, type TestContext, test } from "node:test";
 import { request, singleHost, startGateway } from "../../helpers/gateway.js";
-import { BACKENDS } from "../limit-common/backends.js";
+import { BACKENDS } from "../../limits/backends.js";
 
 async function startHoldingUpstream(t: TestContext) {
   const held: ServerResponse[] = [];

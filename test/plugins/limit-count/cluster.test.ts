@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { request, singleHost, startEcho, startGateway } from "../../helpers/gateway.js";
 import { captureLogs } from "../../helpers/logs.js";
 import { startRedis } from "../../helpers/redis.js";
-import { burst, countOf } from "../limit-common/backends.js";
+import { burst, countOf } from "../../limits/backends.js";
 
 test("two gateways sharing one redis-server admit together exactly the limit", async (t) => {
   const echo = await startEcho(t);

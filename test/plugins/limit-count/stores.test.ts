@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { request, singleHost, startEcho, startGateway } from "../../helpers/gateway.js";
-import { BACKENDS, burst, countOf } from "../limit-common/backends.js";
+import { BACKENDS, burst, countOf } from "../../limits/backends.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

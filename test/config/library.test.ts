@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ConfigError, checkConfig, createGateway, defineConfig, type Gateway, type PorticoConfig } from "../../../src/index.js";
-import { type EchoUpstream, startEchoUpstream } from "../../fixtures/echo-upstream.js";
+import { ConfigError, checkConfig, createGateway, defineConfig, type Gateway, type PorticoConfig } from "../../src/index.js";
+import { type EchoUpstream, startEchoUpstream } from "../fixtures/echo-upstream.js";
 
-const FIXTURES = fileURLToPath(new URL("../../fixtures/configs/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../fixtures/configs/", import.meta.url));
 const quiet = { env: { PORTICO_LOG_LEVEL: "silent" } };
 
 async function configError(promise: Promise<unknown>): Promise<ConfigError> {

@@ -4,8 +4,8 @@
  * started for the test, named by the config's top-level redis).
  */
 import type { TestContext } from "node:test";
-import type { PorticoConfig } from "../../../src/config/schema.js";
-import { startRedis } from "../../helpers/redis.js";
+import type { PorticoConfig } from "../../src/config/schema.js";
+import { startRedis } from "../helpers/redis.js";
 
 export interface Backend {
   name: "memory" | "redis";

@@ -1,7 +1,7 @@
 /** The `upstreams` options and proxyNextUpstream*: what validation and compile accept and refuse. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError, checkConfig, type PorticoConfig } from "../../../src/index.js";
+import { ConfigError, checkConfig, type PorticoConfig } from "../../src/index.js";
 
 function config(upstream: Record<string, unknown>, location: Record<string, unknown> = {}): PorticoConfig {
   return {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compileNginxRegex, createLocationMatcher, type LocationInput, type LocationResult, parseLocationKey } from "../../../src/router/locations.js";
+import { compileNginxRegex, createLocationMatcher, type LocationInput, type LocationResult, parseLocationKey } from "../../src/router/locations.js";
 
 /** The data of the chosen location, "301 <target>" for a redirect, or null. */
 function pick<T>(result: LocationResult<T>): T | string | null {

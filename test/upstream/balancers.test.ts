@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pool } from "undici";
-import { consistentHash } from "../../../src/upstream/balancers/hash.js";
-import { roundRobin } from "../../../src/upstream/balancers/round-robin.js";
-import { type BreakerOptions, BreakerState, breakerAllows, breakerRecord } from "../../../src/upstream/circuit-breaker.js";
-import { beginAttempt, endAttempt, isAvailable, OUTCOME_FAILED, OUTCOME_OK, PeerState } from "../../../src/upstream/health.js";
-import { createBalancer, type LoadBalancing, type UpstreamServer } from "../../../src/upstream/pools.js";
+import { consistentHash } from "../../src/upstream/balancers/hash.js";
+import { roundRobin } from "../../src/upstream/balancers/round-robin.js";
+import { type BreakerOptions, BreakerState, breakerAllows, breakerRecord } from "../../src/upstream/circuit-breaker.js";
+import { beginAttempt, endAttempt, isAvailable, OUTCOME_FAILED, OUTCOME_OK, PeerState } from "../../src/upstream/health.js";
+import { createBalancer, type LoadBalancing, type UpstreamServer } from "../../src/upstream/pools.js";
 
 function server(address: string, options: Partial<UpstreamServer> = {}): UpstreamServer {
   return {

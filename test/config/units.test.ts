@@ -1,8 +1,8 @@
 /** nginx's time and size units. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SIZE_PATTERN, TIME_PATTERN } from "../../../src/config/schema.js";
-import { parseHeaderBuffers, parseSize, parseTime } from "../../../src/config/units.js";
+import { SIZE_PATTERN, TIME_PATTERN } from "../../src/config/schema.js";
+import { parseHeaderBuffers, parseSize, parseTime } from "../../src/config/units.js";
 
 test("times: units, sums, bare strings in seconds (nginx), numbers in milliseconds", () => {
   assert.equal(parseTime("500ms"), 500);

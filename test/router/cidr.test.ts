@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { test } from "node:test";
-import { cidrProblem, compileCidrs, parseAddress } from "../../../src/router/cidr.js";
-import { createClientAddress, socketAddress } from "../../../src/router/client-address.js";
+import { cidrProblem, compileCidrs, parseAddress } from "../../src/router/cidr.js";
+import { createClientAddress, socketAddress } from "../../src/router/client-address.js";
 
 test("parseAddress: IPv4 maps into ::ffff:0:0/96; IPv6 forms, zones and junk", () => {
   assert.deepEqual([...(parseAddress("1.2.3.4") ?? [])], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 1, 2, 3, 4]);

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type ConfigSource, type FieldPath, sourceFromObject } from "../../../src/config/source.js";
-import { closest, validateConfig } from "../../../src/config/validate.js";
-import { ConfigError } from "../../../src/errors.js";
+import { type ConfigSource, type FieldPath, sourceFromObject } from "../../src/config/source.js";
+import { closest, validateConfig } from "../../src/config/validate.js";
+import { ConfigError } from "../../src/errors.js";
 
 const minimal = { virtualHosts: { localhost: { locations: { "/": { return: 200 } } } } };
 

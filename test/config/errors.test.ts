@@ -1,7 +1,7 @@
 /** The one line a config problem is printed as: `FILE:LINE:COL  path.to.field  message`. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError, type ConfigIssue, ERRORS, formatIssue, PorticoError } from "../../../src/errors.js";
+import { ConfigError, type ConfigIssue, ERRORS, formatIssue, PorticoError } from "../../src/errors.js";
 
 const issue: ConfigIssue = {
   file: "/etc/portico.yaml",

@@ -23,11 +23,11 @@ import {
   removeCookie,
   secretEquals,
   stripConsumerHeaders,
-} from "../../../src/consumers/index.js";
-import { createGateway } from "../../../src/gateway.js";
-import type { Context, RequestPhaseContext } from "../../../src/lifecycle/context.js";
-import { singleHost, startEcho } from "../../helpers/gateway.js";
-import { captureLogs } from "../../helpers/logs.js";
+} from "../../src/consumers/index.js";
+import { createGateway } from "../../src/gateway.js";
+import type { Context, RequestPhaseContext } from "../../src/lifecycle/context.js";
+import { singleHost, startEcho } from "../helpers/gateway.js";
+import { captureLogs } from "../helpers/logs.js";
 
 const noFiles = async (file: string): Promise<Buffer> => {
   throw Object.assign(new Error(`no ${file}`), { code: "ENOENT" });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodePathBytes, escapeUri, needsEscapeForProxy, normalizePath } from "../../../src/router/normalize-path.js";
+import { decodePathBytes, escapeUri, needsEscapeForProxy, normalizePath } from "../../src/router/normalize-path.js";
 
 describe("normalizePath", () => {
   const cases: Array<[string, string | null]> = [

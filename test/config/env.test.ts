@@ -2,7 +2,7 @@
 /** `${env:NAME}` and `${env:NAME:-default}` in any string of a config. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type EnvProblem, substituteEnv } from "../../../src/config/env.js";
+import { type EnvProblem, substituteEnv } from "../../src/config/env.js";
 
 const env = { PORT: "8080", HOST: "127.0.0.1", EMPTY: "" };
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createHostMatcher, type HostInput, normalizeHost } from "../../../src/router/virtual-hosts.js";
+import { createHostMatcher, type HostInput, normalizeHost } from "../../src/router/virtual-hosts.js";
 
 describe("normalizeHost (ngx_http_validate_host)", () => {
   const cases: Array<[string | undefined, string | null]> = [

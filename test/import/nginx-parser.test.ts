@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { convertNginx, type Directive, NginxParseError, parseNginxFile, parseNginxText } from "../../../src/import/nginx/index.js";
+import { convertNginx, type Directive, NginxParseError, parseNginxFile, parseNginxText } from "../../src/import/nginx/index.js";
 
 const shape = (list: Directive[]): unknown[] =>
   list.map((d) => [d.name, d.args, d.line, ...(d.block ? [shape(d.block)] : []), ...(d.lua !== undefined ? [d.lua] : [])]);

@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { formatPath, jsonSyntaxError, readConfigSource, sourceFromObject } from "../../../src/config/source.js";
-import { ConfigError } from "../../../src/errors.js";
+import { formatPath, jsonSyntaxError, readConfigSource, sourceFromObject } from "../../src/config/source.js";
+import { ConfigError } from "../../src/errors.js";
 
-const FIXTURES = fileURLToPath(new URL("../../fixtures/configs/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../fixtures/configs/", import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), "portico-source-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
