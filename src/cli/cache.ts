@@ -6,13 +6,12 @@
  */
 import { adminSettings } from "../config/admin.js";
 import { readConfigSource } from "../config/source.js";
+import type { ValidatedConfig } from "../config/types.js";
 import { validateConfig } from "../config/validate.js";
 import { BUILTIN_PLUGINS } from "../plugins/index.js";
 import { cacheZones, purgeRedisZones, purgeThroughAdmin } from "../plugins/proxy-cache/purge.js";
 import type { PurgeTarget } from "../plugins/proxy-cache/stores/store.js";
 import { printConfigError } from "./output.js";
-
-type Validated = Record<string, unknown>;
 
 const keys = (n: number) => `${n} key${n === 1 ? "" : "s"}`;
 
@@ -21,11 +20,11 @@ export async function cachePurge(file: string, target: { key?: string | undefine
     process.stderr.write("portico cache purge: give either --key KEY or --prefix PREFIX\n");
     return 2;
   }
-  let config: Validated;
+  let config: ValidatedConfig;
   let baseDir: string;
   try {
     const source = await readConfigSource(file);
-    config = validateConfig(source, BUILTIN_PLUGINS).config as Validated;
+    config = validateConfig(source, BUILTIN_PLUGINS).config;
     baseDir = source.baseDir;
   } catch (error) {
     printConfigError(error, file);
@@ -40,7 +39,7 @@ export async function cachePurge(file: string, target: { key?: string | undefine
   let failed = false;
 
   if (zones.redis.size > 0) {
-    const settings = config.redis as { url: string; keyPrefix?: string } | undefined;
+    const settings = config.redis;
     if (!settings) {
       process.stderr.write("portico cache purge: a proxyCache has store: redis but the config has no redis\n");
       return 1;

@@ -13,8 +13,8 @@ import type { EngineContext, HookResult, LocationInfo, Phase, VirtualHostInfo } 
 import type { ClientAddress } from "../router/client-address.js";
 import type { LocationMatcher } from "../router/locations.js";
 import type { HostMatcher } from "../router/virtual-hosts.js";
-import type { ProxyRoute } from "../upstream/forward.js";
 import type { UpstreamPlan } from "../upstream/health.js";
+import type { ProxyRoute } from "../upstream/route.js";
 
 export interface ListenAddress {
   host: string | undefined;
@@ -50,6 +50,8 @@ export interface LocationSummary {
   return?: string;
   hooks: string[];
   plugins: string[];
+  /** Who runs in each phase that has hooks (plugins by priority, then the location's own), in order. */
+  phases: Partial<Record<Phase, string[]>>;
   /** No phase runs on this location: no request context is built. */
   fastPath: boolean;
 }

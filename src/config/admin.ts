@@ -5,9 +5,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LISTEN_PATTERN } from "./schema.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: the validated config's shape depends on the plugin set
-type Validated = Record<string, any>;
+import type { ValidatedConfig } from "./types.js";
 
 export const DEFAULT_ADMIN_LISTEN = "127.0.0.1:9180";
 
@@ -21,8 +19,8 @@ export interface AdminSettings {
 }
 
 /** `admin` from the config; null when there is no admin listener. Reads tokenFile. */
-export function adminSettings(config: Validated, baseDir: string): AdminSettings | null {
-  const admin = config.admin as Validated | undefined;
+export function adminSettings(config: Pick<ValidatedConfig, "admin">, baseDir: string): AdminSettings | null {
+  const admin = config.admin;
   if (admin === undefined) return null;
   const listen = admin.listen ?? DEFAULT_ADMIN_LISTEN;
   let host = "127.0.0.1";

@@ -71,7 +71,7 @@ function hookSchema<F>() {
 const HeaderMapSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "not a valid header name"), z.string());
 
 /** Options nginx lets you set at http, server and location level; the nearest wins. */
-const inheritableShape = {
+export const inheritableShape = {
   defaultType: describe(z.string().optional(), "Content-Type of `return` text and string content (nginx default_type; default application/octet-stream)."),
   clientMaxBodySize: describe(SizeSchema.optional(), 'Largest request body accepted, else 413 (nginx client_max_body_size; default "1m"; 0 = no limit).'),
   proxyConnectTimeout: describe(TimeSchema.optional(), 'Time to connect to an upstream, else 504 (default "60s").'),
@@ -125,7 +125,7 @@ const hookShape = {
   log: describe(hookSchema<LogHook>().optional(), "Runs after the response is sent (log_by_lua)."),
 };
 
-const locationShape = {
+export const locationShape = {
   ...inheritableShape,
   ...hookShape,
   return: describe(
@@ -205,7 +205,7 @@ export const UpstreamSchema = z.strictObject({
   circuitBreaker: describe(CircuitBreakerSchema.optional(), "Circuit breaker per server: open after failures, one probe after openTimeout."),
 });
 
-const serverShape = {
+export const serverShape = {
   default: describe(z.boolean().optional(), "Answers requests whose Host matches no other virtual host (nginx default_server)."),
   serverName: describe(z.string().optional(), "Primary server name; defaults to the attribute name (NixOS)."),
   serverAliases: describe(z.array(z.string()).optional(), "More names: exact, *.wildcard, wildcard.*, or ~regex."),
@@ -303,7 +303,7 @@ const observabilityShape = {
   ),
 };
 
-const topShape = {
+export const topShape = {
   $schema: z.string().optional(),
   listen: ListenSchema.optional(),
   upstreams: describe(

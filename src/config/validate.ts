@@ -8,6 +8,7 @@ import type { AnyPlugin } from "../lifecycle/plugin.js";
 import { type EnvProblem, substituteEnv } from "./env.js";
 import { buildConfigSchema, configJsonSchema } from "./schema.js";
 import { type ConfigSource, type FieldPath, formatPath } from "./source.js";
+import type { ValidatedConfig } from "./types.js";
 
 type JsonSchema = {
   properties?: Record<string, JsonSchema>;
@@ -180,7 +181,11 @@ function compareOrder(a: readonly number[], b: readonly number[]): number {
 }
 
 /** Replaces env references, then validates; throws ConfigError listing every problem found. */
-export function validateConfig(source: ConfigSource, plugins: readonly AnyPlugin[], env: NodeJS.ProcessEnv = process.env) {
+export function validateConfig(
+  source: ConfigSource,
+  plugins: readonly AnyPlugin[],
+  env: NodeJS.ProcessEnv = process.env,
+): { config: ValidatedConfig; input: unknown } {
   const issues: ConfigIssue[] = [];
   const fields: FieldPath[] = [];
   const at = (field: FieldPath, message: string, where: "key" | "value" = "value"): ConfigIssue => {
@@ -201,7 +206,7 @@ export function validateConfig(source: ConfigSource, plugins: readonly AnyPlugin
 
   const schema = buildConfigSchema(plugins);
   const result = schema.safeParse(input);
-  if (result.success) return { config: result.data, input };
+  if (result.success) return { config: result.data as ValidatedConfig, input };
 
   let jsonSchema: JsonSchema | undefined;
   // A misspelt key whose guess is a missing required one says it all: "virtualHost" → "virtualHosts" needs no "virtualHosts is required".

@@ -11,8 +11,9 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
-import { nextRequestId } from "../http/respond.js";
 import type { LocationSummary } from "../compile/plan.js";
+import type { ValidatedConfig } from "../config/types.js";
+import { nextRequestId } from "../http/respond.js";
 import { AccessLog, type AccessLogFormat } from "./access-log.js";
 import { upstreamHealth } from "./channels.js";
 import type { ErrorLogStream } from "./error-log.js";
@@ -20,9 +21,6 @@ import { createMetrics, type LocationMetrics, type Metrics } from "./metrics.js"
 import { AccessRecord, type LocationBinding, OBSERVED, Observation, type ObservedResponse, redactUrl } from "./record.js";
 import { LiveStats } from "./stats.js";
 import { Tracing } from "./tracing.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: the validated config's shape depends on the plugin set
-type Validated = Record<string, any>;
 
 type Handle = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -157,11 +155,11 @@ export interface AccessLogSettings {
 }
 
 /** accessLog from the config: null when off. */
-export function accessLogSettings(config: Validated, baseDir: string): AccessLogSettings | null {
+export function accessLogSettings(config: Pick<ValidatedConfig, "accessLog">, baseDir: string): AccessLogSettings | null {
   const value = config.accessLog;
-  if (value === undefined || value === false || value.path === false) return null;
+  if (value === undefined || value === false || (value !== true && value.path === false)) return null;
   const format: AccessLogFormat = value === true ? "json" : (value.format ?? "json");
-  const where: string = value === true ? "stdout" : (value.path ?? "stdout");
+  const where = value === true || value.path === undefined || value.path === false ? "stdout" : value.path;
   return { format, path: where === "stdout" ? "stdout" : path.resolve(baseDir, where) };
 }
 
@@ -193,7 +191,7 @@ export class Observability {
   }
 
   /** The Observer for a table compiled from `config`, or null when nothing watches requests. */
-  prepare(config: Validated, baseDir: string): Observer | null {
+  prepare(config: ValidatedConfig, baseDir: string): Observer | null {
     const logSettings = accessLogSettings(config, baseDir);
     let accessLog: AccessLog | null = null;
     if (logSettings) {
@@ -201,11 +199,12 @@ export class Observability {
       accessLog = this.#accessLogs.get(key) ?? new AccessLog(logSettings);
       this.#accessLogs.set(key, accessLog);
     }
-    const metricsOn = config.admin !== undefined && config.admin.metrics !== false;
+    const admin = config.admin;
+    const metricsOn = admin !== undefined && admin.metrics !== false;
     if (metricsOn) {
-      this.#metrics ??= createMetrics({ processMetrics: config.admin.processMetrics !== false });
+      this.#metrics ??= createMetrics({ processMetrics: admin.processMetrics !== false });
       const servers: Array<{ upstream: string; server: string }> = [];
-      for (const [name, upstream] of Object.entries<Validated>(config.upstreams ?? {})) {
+      for (const [name, upstream] of Object.entries(config.upstreams ?? {})) {
         const list: string[] = Array.isArray(upstream.servers) ? upstream.servers : Object.keys(upstream.servers);
         for (const server of list) servers.push({ upstream: name, server });
       }

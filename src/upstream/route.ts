@@ -5,7 +5,6 @@
 import type { ConnectionOptions } from "node:tls";
 import type { Logger } from "pino";
 import type { Template } from "../http/variables.js";
-import type { NextUpstream } from "./group-config.js";
 import type { Balancer } from "./pools.js";
 import type { ProxyPassSpec } from "./proxy-pass.js";
 
@@ -37,6 +36,19 @@ export interface ProxyRoute {
   logger: Logger;
   /** Adds addHeader and Server to the response header list, by status. */
   finishHeaders: (status: number, headers: string[]) => void;
+}
+
+/** A location's proxyNextUpstream, proxyNextUpstreamTries and proxyNextUpstreamTimeout (compiled by compile/upstream-groups.ts). */
+export interface NextUpstream {
+  error: boolean;
+  timeout: boolean;
+  nonIdempotent: boolean;
+  /** http_NNN statuses: retried, and counted as failures of the server (nginx). */
+  statuses: ReadonlySet<number>;
+  /** Most attempts, the first included (0 = one per server). */
+  tries: number;
+  /** ms after the first attempt during which another may start (0 = no limit). */
+  timeLimit: number;
 }
 
 /** The request line, split once by the server. */
