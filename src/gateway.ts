@@ -6,6 +6,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { type Logger, pino } from "pino";
+import { compilePlan } from "./compile/index.js";
+import type { LocationSummary } from "./compile/plan.js";
 import type { PorticoConfig } from "./config/schema.js";
 import { readConfigSource, sourceFromObject } from "./config/source.js";
 import { validateConfig } from "./config/validate.js";
@@ -14,9 +16,9 @@ import { type AnyPlugin, checkPluginSet } from "./lifecycle/plugin.js";
 import { createErrorLogger, ErrorLogStream } from "./observability/error-log.js";
 import { Observability, type Observer } from "./observability/index.js";
 import { BUILTIN_PLUGINS } from "./plugins/index.js";
-import { compileRouteTable, type RouteTable } from "./route-table.js";
 import { type AdminServer, adminSettings, syncAdminServer } from "./server/admin.js";
 import { Listeners } from "./server/listeners.js";
+import { createRouteTable, type RouteTable } from "./server/route-table.js";
 import { RedisConnections } from "./state/redis.js";
 import { SharedState } from "./state/shared-state.js";
 import { UpstreamRegistry, type UpstreamStatus } from "./upstream/health.js";
@@ -90,7 +92,8 @@ async function loadTable(input: ConfigInput, plugins: readonly AnyPlugin[], serv
   const observer = observability?.prepare(config, source.baseDir) ?? null;
   let table: RouteTable;
   try {
-    table = await compileRouteTable(config, { source, plugins, logger, ...services, observer });
+    const bindLocation = observer ? (summary: LocationSummary) => observer.bindLocation(summary) : null;
+    table = createRouteTable(await compilePlan(config, { source, plugins, logger, ...services, bindLocation }), observer);
   } catch (error) {
     // Sinks opened for this config alone are closed again.
     observability?.retain(observability.current);

@@ -47,7 +47,7 @@ export type {
   RewriteHook,
 } from "./lifecycle/context.js";
 export { definePlugin, type PluginDefinition } from "./lifecycle/plugin.js";
-export type { LocationSummary, RouteExplanation } from "./route-table.js";
+export type { LocationSummary, RouteExplanation } from "./server/route-table.js";
 
 /** Typing helper for config modules: `export default defineConfig({ … })` gets completion and type errors. */
 export function defineConfig(config: PorticoConfig): PorticoConfig {

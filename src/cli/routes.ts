@@ -42,7 +42,8 @@ export async function explainRoute(file: string, method: string, url: string, ho
     else row("handler", "content hook");
     row("hooks", loc.hooks.length ? loc.hooks.join("; ") : "none");
     row("plugins", loc.plugins.length ? loc.plugins.join(", ") : "none");
-    row("path taken", loc.fastPath ? "direct (no phase engine on this location)" : "phase engine");
+    const phases = Object.entries(loc.phases ?? {}).map(([phase, who]) => `${phase} (${who.join(", ")})`);
+    row("phases", loc.fastPath ? "none: straight to the answer, no request context" : phases.join(" → "));
   }
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;

@@ -5,7 +5,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { PorticoError } from "../errors.js";
 import type { AccessRecord } from "../observability/record.js";
-import type { LocationPlan } from "../compile/plan.js";
 import type { RequestTarget } from "../upstream/route.js";
 
 /** nginx's phases, in order: preaccess is where limit_req and limit_conn run, before authentication. */
@@ -165,7 +164,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** What the lifecycle knows of a request when it builds its context. */
 export interface ContextInit {
-  plan: LocationPlan;
+  plan: { readonly bodyLimit: number; readonly vars: Readonly<Record<string, unknown>>; readonly virtualHost: VirtualHostInfo };
   target: RequestTarget;
   ip: string;
   /** The plan's location info, with the regex captures of this request. */
@@ -268,8 +267,8 @@ export class RequestContext implements EngineContext {
   pathChanged = false;
   /** Set when a hook assigned request.query: its serialisation goes upstream. */
   queryChanged = false;
-  /** The location's plan (fetchUpstream() reads its route). */
-  readonly plan: LocationPlan;
+  /** The location's plan (a LocationPlan: fetchUpstream() reads its route; typed there, so that the Plan's types can name this one). */
+  readonly plan: unknown;
   readonly target: RequestTarget;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;

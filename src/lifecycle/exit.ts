@@ -56,6 +56,8 @@ export function upstreamFailed(info: ExchangeInfo, error: unknown, failure: Fail
     method: info.method,
     url: info.req.url,
     started: info.started,
+    // An Upgrade request that was to open a WebSocket tunnel.
+    ...(info.req.headers.upgrade !== undefined ? { websocket: true } : null),
     err: { code: (error as { code?: string } | null)?.code, message: (error as Error | null)?.message },
   };
   if (failure.kind === "client") info.route.logger.info(detail, failure.message);
@@ -64,13 +66,7 @@ export function upstreamFailed(info: ExchangeInfo, error: unknown, failure: Fail
 }
 
 /** A request refused before any location ran (bad path or Host, body over clientMaxBodySize). */
-export function requestRefused(
-  logger: LocationPlan["logger"],
-  req: IncomingMessage,
-  res: ServerResponse,
-  code: ErrorCode,
-  ip: string,
-): void {
+export function requestRefused(logger: LocationPlan["logger"], req: IncomingMessage, res: ServerResponse, code: ErrorCode, ip: string): void {
   const requestId = requestIdOf(res, "");
   logger.info({ code, requestId, url: req.url, ip }, "request refused");
   sendError(res, code, requestId);

@@ -5,6 +5,7 @@
  * A content hook that returns nothing on a proxyPass location lets the proxy run as usual.
  */
 import type { IncomingHttpHeaders } from "node:http";
+import type { LocationPlan } from "../compile/plan.js";
 import { errorCode } from "../upstream/classify.js";
 import { fetchUpstream as fetchThrough, type UpstreamAnswer } from "../upstream/fetch.js";
 import { targetPath } from "../upstream/request.js";
@@ -25,7 +26,7 @@ export interface FetchUpstreamOptions {
 
 function routeOf(ctx: BaseContext): ProxyRoute | null {
   if (!(ctx instanceof RequestContext)) return null;
-  const answer = ctx.plan.answer;
+  const answer = (ctx.plan as LocationPlan).answer;
   return answer.kind === "proxy" ? answer.route : null;
 }
 
@@ -64,7 +65,7 @@ export function upstreamTarget(ctx: BaseContext): string {
 export function fetchUpstream(ctx: BaseContext, options: FetchUpstreamOptions = {}): Promise<UpstreamAnswer> {
   const route = routeOf(ctx);
   if (route === null || !(ctx instanceof RequestContext)) return Promise.reject(new TypeError("fetchUpstream needs a request on a proxyPass location"));
-  const plan = ctx.plan;
+  const plan = ctx.plan as LocationPlan;
   const variables = plan.needsVariables
     ? variablesOf(plan, ctx.req, ctx.target.path, ctx.target, ctx.location.captures, ctx.requestId, () => ctx.request.ip)
     : null;

@@ -44,7 +44,12 @@ export function headerFilterStep(
 }
 
 /** Runs the body filters on one chunk (null + eof at the end); stays synchronous while they are. */
-export function bodyFilterStep(chain: readonly CompiledHook[], ctx: RequestContext, chunk: Buffer | null, eof: boolean): Buffer | null | Promise<Buffer | null> {
+export function bodyFilterStep(
+  chain: readonly CompiledHook[],
+  ctx: RequestContext,
+  chunk: Buffer | null,
+  eof: boolean,
+): Buffer | null | Promise<Buffer | null> {
   ctx.chunk = chunk;
   ctx.eof = eof;
   const done = runChain(chain, ctx, false);

@@ -51,6 +51,11 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType, C = z.output<
   headerFilter?: PluginHook<C, HeaderFilterContext>;
   bodyFilter?: PluginHook<C, BodyFilterContext>;
   log?: PluginHook<C, LogContext>;
+  /**
+   * Whether this instance runs its hook of `phase` (default: every hook it has). Decided once per
+   * location at load, so that a hook the config makes pointless costs nothing per request.
+   */
+  usesPhase?: (phase: Phase, instance: C) => boolean;
   /** Releases one instance (what `init` returned) when its config is retired. */
   close?: (instance: C) => void | Promise<void>;
 }
@@ -58,7 +63,7 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType, C = z.output<
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds plugins of every config type
 export type AnyPlugin = PluginDefinition<z.ZodType, any>;
 
-const KNOWN_KEYS = new Set(["name", "priority", "description", "schema", "init", "close", ...PHASES]);
+const KNOWN_KEYS = new Set(["name", "priority", "description", "schema", "init", "usesPhase", "close", ...PHASES]);
 const RESERVED_NAMES = new Set([
   "return",
   "proxyPass",

@@ -17,7 +17,7 @@ import { ConfigError, type ConfigIssue, ERRORS, type ErrorCode, formatIssue, Por
 import { configReload } from "../observability/channels.js";
 import type { Observability } from "../observability/index.js";
 import type { StatsSnapshot } from "../observability/stats.js";
-import type { RouteTable } from "../route-table.js";
+import type { RouteTable } from "./route-table.js";
 
 export interface AdminGateway {
   readonly logger: Logger;

@@ -13,7 +13,7 @@ import type { SecureContext, TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import { isConnectionSpecific } from "../http/hop-headers.js";
 import { SERVER_NAME, statusPage } from "../http/respond.js";
-import type { ListenAddress, RouteTable } from "../route-table.js";
+import type { ListenAddress, RouteTable } from "./route-table.js";
 
 export interface BoundAddress {
   host: string;

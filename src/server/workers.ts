@@ -24,9 +24,9 @@ import { createErrorLogger, ErrorLogStream } from "../observability/error-log.js
 import { Observability } from "../observability/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import type { StatsSnapshot } from "../observability/stats.js";
-import type { RouteTable } from "../route-table.js";
 import { type AdminServer, adminSettings, syncAdminServer } from "./admin.js";
 import type { AdminGateway } from "./admin-api.js";
+import type { RouteTable } from "./route-table.js";
 import { FileWatcher } from "./watch.js";
 import { isMessage, type Message, type Question } from "./worker.js";
 

@@ -74,12 +74,7 @@ function addRequestHeader(state: UpstreamHeaders, route: ProxyRoute, name: strin
  * Builds the upstream header list from the client's raw headers (or the hook-edited object).
  * Throws ClientRequestError when a value made from the request's variables cannot be a header.
  */
-export function requestHeaders(
-  req: IncomingMessage,
-  route: ProxyRoute,
-  edited: IncomingHttpHeaders | null,
-  variables: VariableSource | null,
-): UpstreamHeaders {
+export function requestHeaders(req: IncomingMessage, route: ProxyRoute, edited: IncomingHttpHeaders | null, variables: VariableSource | null): UpstreamHeaders {
   const state: UpstreamHeaders = { headers: [], contentLength: -1, chunked: false, named: null };
   if (edited) {
     for (const name in edited) {

@@ -51,7 +51,7 @@ describe("the reference setup", { concurrency: true }, () => {
     assert.match(out, /- prefix: "\/proxy\/rewrite" matches \(the longest\)\n\s+- prefix: "\/proxy" matches\n\s+- prefix: "\/" matches/);
     assert.equal(row(out, "handler"), "proxy to http://127.0.0.1:9000//anything");
     assert.equal(row(out, "hooks"), "headerFilter: ./post-created.js");
-    assert.equal(row(out, "path taken"), "phase engine");
+    assert.equal(row(out, "phases"), 'headerFilter (location "/proxy/rewrite" headerFilter (./post-created.js))');
 
     const data = await json(REFERENCE, "POST", "/proxy/rewrite/anything?x=1");
     assert.equal(data.virtualHost, "localhost");
@@ -74,7 +74,7 @@ describe("the reference setup", { concurrency: true }, () => {
     assert.equal(row(out, "location"), "/");
     assert.equal(row(out, "handler"), "return 200 'Hello World!'");
     assert.equal(row(out, "hooks"), "none");
-    assert.equal(row(out, "path taken"), "direct (no phase engine on this location)");
+    assert.equal(row(out, "phases"), "none: straight to the answer, no request context");
     const data = await json(REFERENCE, "GET", "/");
     assert.equal(data.location?.handler, "return");
     assert.equal(data.location?.return, "200 'Hello World!'");
@@ -162,13 +162,13 @@ describe("nginx's precedence, explained", { concurrency: true }, () => {
     assert.equal(data.reason, '"/images/" is the longest matching prefix and no regex matches.');
   });
 
-  test("~* ignores case; the query goes upstream unchanged; hooks and the phase engine are shown", async () => {
+  test("~* ignores case; the query goes upstream unchanged; hooks and their phases are shown", async () => {
     const out = await human(ROUTES, "POST", "/x.PHP?a=1");
     assert.equal(out.split("\n")[0], "POST /x.PHP?a=1");
     assert.equal(row(out, "location"), "~* \\.php$");
     assert.equal(row(out, "handler"), "proxy to http://127.0.0.1:9000/x.PHP?a=1");
     assert.equal(row(out, "hooks"), "access: inline snippet");
-    assert.equal(row(out, "path taken"), "phase engine");
+    assert.equal(row(out, "phases"), 'access (location "~* \\.php$" access (inline snippet))');
   });
 
   test("server names: exact and wildcard; a location that does not exist there is a 404", async () => {

@@ -81,11 +81,13 @@ export const limitConn = definePlugin({
     };
   },
   // Before authentication (nginx's preaccess), unless the key is the consumer: then after it.
+  // Only one of the two runs, chosen at load: the other is left out of the location's chain.
+  usesPhase: (phase, state) => (phase === "preaccess" ? !state.afterAuth : phase === "access" ? state.afterAuth : true),
   preaccess(ctx, state) {
-    return state.afterAuth ? undefined : guardedCheck(state, ctx, state.key(ctx), acquire, decide);
+    return guardedCheck(state, ctx, state.key(ctx), acquire, decide);
   },
   access(ctx, state) {
-    return state.afterAuth ? guardedCheck(state, ctx, state.key(ctx), acquire, decide) : undefined;
+    return guardedCheck(state, ctx, state.key(ctx), acquire, decide);
   },
 
   log(ctx: LogContext, state) {
