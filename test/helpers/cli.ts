@@ -1,14 +1,45 @@
 /**
- * Runs the `portico` command from source (src/cli/run.ts through tsx), so that the CLI tests
- * always exercise the current code, built or not.
+ * Runs the `portico` command as users do: `node bin/portico.js`, the build in dist/. A spawn costs
+ * a Node start, not a TypeScript compile of src/ (which, per spawn under load, was most of the CLI
+ * tests' time). `npm test` (scripts/run-tests.js) builds dist/ first when src/ is newer; run a test
+ * file by hand after `npm run build`, or this module refuses a dist/ older than src/.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { HANG_MS } from "./wait.js";
+
+export { waitFor } from "./wait.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const FIXTURES = fileURLToPath(new URL("../fixtures/configs/", import.meta.url));
 export const REFERENCE = fileURLToPath(new URL("../../examples/reference/portico.yaml", import.meta.url));
-const ENTRY = fileURLToPath(new URL("../../src/cli/run.ts", import.meta.url));
+const BIN = fileURLToPath(new URL("../../bin/portico.js", import.meta.url));
+
+/** The newest mtime under `dir` (ms). */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(full) : statSync(full).mtimeMs);
+  }
+  return latest;
+}
+
+let distChecked = false;
+/** dist/ must be the build of src/ as it is: the schema file is the build's last step. */
+function assertDistFresh(): void {
+  // scripts/run-tests.js built it (or was told not to) before any test started.
+  if (distChecked || process.env.PORTICO_TEST_DIST === "checked") return;
+  const stamp = path.join(ROOT, "dist", "portico.schema.json");
+  let built = 0;
+  try {
+    built = statSync(stamp).mtimeMs;
+  } catch {}
+  if (built < newest(path.join(ROOT, "src"))) throw new Error("dist/ is missing or older than src/: run `npm run build` (npm test does it for you)");
+  distChecked = true;
+}
 
 /** The environment of the tests, without anything a fixture reads, plus `extra`. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -26,7 +57,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Spawns `portico ARGS…` and waits for it to exit (bounded by `timeout` ms). */
+/** Spawns `portico ARGS…` and waits for it to exit; `timeout` only guards against a hang. */
 export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawnCli(args, options);
@@ -40,8 +71,8 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`portico ${args.join(" ")} did not exit within ${options.timeout ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, options.timeout ?? 30_000);
+      reject(new Error(`portico ${args.join(" ")} did not exit within ${options.timeout ?? HANG_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeout ?? HANG_MS);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
@@ -51,7 +82,8 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
 }
 
 export function spawnCli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", ENTRY, ...args], {
+  assertDistFresh();
+  return spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     env: cleanEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -92,15 +124,4 @@ export function collectLogLines(stdout: NodeJS.ReadableStream | null, logs: LogL
 
 export function lines(text: string): string[] {
   return text.split("\n").filter((line) => line !== "");
-}
-
-/** Polls `check` every few ms until it returns a value other than undefined, for at most `timeout` ms. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeout = 10_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -1,12 +1,13 @@
 /**
- * A real `portico start -c FILE` (from source, through tsx), its JSON log lines as they come (the
+ * A real `portico start -c FILE` (bin/portico.js, the build), its JSON log lines as they come (the
  * primary's and its workers' share stdout), helpers to wait for a line and to make plain requests.
  * Killed in `t.after` by whoever starts it.
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { type Agent, request } from "node:http";
-import { collectLogLines, type LogLine, spawnCli, waitFor } from "./cli.js";
+import { collectLogLines, type LogLine, spawnCli } from "./cli.js";
+import { HANG_MS, waitFor } from "./wait.js";
 
 export type { LogLine };
 
@@ -38,7 +39,7 @@ export async function startPortico(file: string, options: { env?: Record<string,
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
   });
-  const waitLog = (what: string, match: (line: LogLine) => boolean, from = 0, timeout = 60_000) =>
+  const waitLog = (what: string, match: (line: LogLine) => boolean, from = 0, timeout = HANG_MS) =>
     waitFor(
       what,
       () => {
@@ -48,7 +49,7 @@ export async function startPortico(file: string, options: { env?: Record<string,
       },
       timeout,
     );
-  const listening = await waitLog("the listening log line", (line) => line.msg.startsWith("portico listening on "), 0, options.timeout ?? 60_000);
+  const listening = await waitLog("the listening log line", (line) => line.msg.startsWith("portico listening on "), 0, options.timeout ?? HANG_MS);
   const match = /^portico listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(listening.msg);
   assert.ok(match, listening.msg);
   return {
@@ -58,7 +59,7 @@ export async function startPortico(file: string, options: { env?: Record<string,
     base: match[1] as string,
     exit,
     waitLog,
-    async stop(timeout = 30_000) {
+    async stop(timeout = HANG_MS) {
       if (!exited) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), timeout);
       const result = await exit;
@@ -91,16 +92,16 @@ export function get(
     });
     req.on("error", reject);
     // A request that hangs is a failure, not a wedged test.
-    req.setTimeout(options.timeout ?? 30_000, () => req.destroy(Object.assign(new Error("no answer in time"), { code: "TIMEOUT" })));
+    req.setTimeout(options.timeout ?? HANG_MS, () => req.destroy(Object.assign(new Error("no answer in time"), { code: "TIMEOUT" })));
     req.end();
   });
 }
 
-/** Asks `url` until `accept` takes the answer (at most `timeout` ms); resolves with it. */
-export async function getUntil(url: string, accept: (answer: Answer) => boolean, timeout = 30_000): Promise<Answer> {
+/** Asks `url` until `accept` takes the answer (a hang after `timeout` ms); resolves with it. */
+export async function getUntil(url: string, accept: (answer: Answer) => boolean, timeout = HANG_MS): Promise<Answer> {
   let last: Answer | Error | undefined;
-  const deadline = Date.now() + timeout;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeout;
+  while (performance.now() < deadline) {
     try {
       last = await get(url);
       if (accept(last)) return last;

@@ -7,6 +7,7 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import type { TestContext } from "node:test";
 import { closedPort } from "./gateway.js";
+import { HANG_MS } from "./wait.js";
 
 export interface RedisServer {
   url: string;
@@ -18,6 +19,7 @@ export interface RedisServer {
 }
 
 async function waitForPort(port: number, deadline: number): Promise<void> {
+  // performance.now(): Date may be mocked by the test.
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(port, "127.0.0.1");
@@ -28,7 +30,7 @@ async function waitForPort(port: number, deadline: number): Promise<void> {
       socket.once("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not open port ${port}`);
+    if (performance.now() > deadline) throw new Error(`redis-server did not open port ${port}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -42,7 +44,7 @@ export async function startRedis(t: TestContext): Promise<RedisServer> {
     child.once("error", (error) => {
       throw error;
     });
-    await waitForPort(port, Date.now() + 5000);
+    await waitForPort(port, performance.now() + HANG_MS);
   };
   const stop = async () => {
     const running = child;

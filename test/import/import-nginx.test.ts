@@ -24,6 +24,7 @@ import { checkConfig, createGateway } from "../../src/gateway.js";
 import { importNginx, parseNginxText } from "../../src/import/nginx/index.js";
 import { ROOT, runCli } from "../helpers/cli.js";
 import { closedPort, type HttpResult, request, startEcho } from "../helpers/gateway.js";
+import { HANG_MS, HANG_TEST } from "../helpers/wait.js";
 
 const NGINX = "/usr/sbin/nginx";
 const FIXTURES = fileURLToPath(new URL("../fixtures/nginx/", import.meta.url));
@@ -72,7 +73,7 @@ function stripLua(file: string): void {
 
 function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 20_000;
+    const deadline = performance.now() + HANG_MS;
     const onExit = (code: number | null) => reject(new Error(`nginx exited (${code}) before listening:\n${stderr()}`));
     child.once("exit", onExit);
     const attempt = () => {
@@ -84,7 +85,7 @@ function waitForPort(port: number, child: ChildProcess, stderr: () => string): P
       });
       socket.once("error", () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nginx did not listen on ${port} within 20 s:\n${stderr()}`));
+        if (performance.now() > deadline) reject(new Error(`nginx did not listen on ${port} within ${HANG_MS} ms:\n${stderr()}`));
         else setTimeout(attempt, 50);
       });
     };
@@ -204,7 +205,7 @@ async function compareAll(sides: Side[], probes: Probe[]): Promise<void> {
 
 const PROXY_HEADERS = ["host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto", "x-admin", "x-site"];
 
-test("api-gateway: upstream weights, includes, proxy headers, returns, basic auth, limit_req, allow/deny", { timeout: 120_000 }, async (t) => {
+test("api-gateway: upstream weights, includes, proxy headers, returns, basic auth, limit_req, allow/deny", HANG_TEST, async (t) => {
   const { sides, echo1, echo2, imported } = await sideBySide(t, "api-gateway", "nginx.conf", false);
   assert.deepEqual(imported.todos, [], "everything in this config is carried over");
   const host = "api.example.test";
@@ -231,7 +232,7 @@ test("api-gateway: upstream weights, includes, proxy headers, returns, basic aut
   }
 });
 
-test("site: =, ^~ and regex locations, captures, redirects, a server-level return", { timeout: 120_000 }, async (t) => {
+test("site: =, ^~ and regex locations, captures, redirects, a server-level return", HANG_TEST, async (t) => {
   const { sides, imported } = await sideBySide(t, "site.conf", "site.conf", true);
   assert.deepEqual(imported.todos, []);
   const host = "www.example.test";
@@ -251,7 +252,7 @@ test("site: =, ^~ and regex locations, captures, redirects, a server-level retur
   ]);
 });
 
-test("openresty: Lua blocks become TODOs with the original text; the rest is served the same", { timeout: 120_000 }, async (t) => {
+test("openresty: Lua blocks become TODOs with the original text; the rest is served the same", HANG_TEST, async (t) => {
   const { sides, imported } = await sideBySide(t, "openresty.conf", "openresty.conf", true);
   assert.deepEqual(
     imported.todos.map((note) => [note.line, note.directive]),
@@ -272,7 +273,7 @@ test("openresty: Lua blocks become TODOs with the original text; the rest is ser
   ]);
 });
 
-test("the CLI: YAML on stdout, TODOs on stderr with file:line, exit 2 with TODOs, 0 without, 1 on bad syntax", { timeout: 60_000 }, async (t) => {
+test("the CLI: YAML on stdout, TODOs on stderr with file:line, exit 2 with TODOs, 0 without, 1 on bad syntax", HANG_TEST, async (t) => {
   const withTodos = await runCli(["import-nginx", join(FIXTURES, "openresty.conf")], { cwd: ROOT });
   assert.equal(withTodos.code, 2, withTodos.stderr);
   assert.match(withTodos.stdout, /^virtualHosts:/m);

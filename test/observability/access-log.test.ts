@@ -8,6 +8,7 @@ import { jsonLine } from "../../src/observability/access-log.js";
 import { accessLogSettings } from "../../src/observability/index.js";
 import { AccessRecord, redactUrl } from "../../src/observability/record.js";
 import { closedPort, request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 async function tempDir(t: import("node:test").TestContext): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "portico-access-"));
@@ -31,13 +32,11 @@ async function lines(file: string): Promise<Array<Record<string, unknown>>> {
  * client has read the whole answer: wait (flushing) until `count` lines are there.
  */
 async function waitForLines(gw: Gateway, file: string, count: number): Promise<Array<Record<string, unknown>>> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  return waitFor(`${count} line(s) in ${file}`, async () => {
     await gw.flushLogs();
     const found = await lines(file);
-    if (found.length >= count || Date.now() > deadline) return found;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+    return found.length >= count ? found : undefined;
+  });
 }
 
 test("accessLog settings: off by default, true is JSON to stdout, paths resolve against the config", () => {
@@ -160,9 +159,11 @@ test("combined format: nginx's line", async (t) => {
   const file = path.join(dir, "access.log");
   const { gw, url } = await startGateway(t, singleHost({ "/": { return: "200 'hello'" } }, { accessLog: { format: "combined", path: file } }));
   await request(`${url}/a?b=1`, { headers: { "user-agent": 'curl/8 "x"', referer: "http://r.example/" } });
-  const deadline = Date.now() + 10_000;
-  while ((await readFile(file, "utf8").catch(() => "")) === "" && Date.now() < deadline) await gw.flushLogs();
-  const text = (await readFile(file, "utf8")).trim();
+  const text = await waitFor("the access log line", async () => {
+    await gw.flushLogs();
+    const written = (await readFile(file, "utf8").catch(() => "")).trim();
+    return written === "" ? undefined : written;
+  });
   assert.match(
     text,
     /^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/a\?b=1 HTTP\/1\.1" 200 5 "http:\/\/r\.example\/" "curl\/8 \\x22x\\x22"$/,

@@ -3,11 +3,11 @@ import { test } from "node:test";
 import type { Gateway } from "../../src/gateway.js";
 import { cacheStatus, limitRejected, upstreamHealth } from "../../src/observability/channels.js";
 import { request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** Requests are counted when their response closes on the server, which may be just after the client read it. */
 async function settled(gw: Gateway, total: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (gw.observability.stats.snapshot().total < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitFor(`${total} requests counted`, () => (gw.observability.stats.snapshot().total >= total ? true : undefined));
 }
 
 /** The value of one sample line, e.g. `portico_http_requests_total{…} 3`. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { type TestContext, test } from "node:test";
 import type { Gateway } from "../../src/gateway.js";
 import { request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 interface OtlpSpan {
   traceId: string;
@@ -43,13 +44,10 @@ async function startReceiver(t: TestContext): Promise<{ url: string; spans: Otlp
 
 /** The span ends when the response closes on the server (maybe just after the client read it): flush until it is exported. */
 async function exported(gw: Gateway, spans: OtlpSpan[], traceId: string): Promise<OtlpSpan | undefined> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  return waitFor(`the span of trace ${traceId}`, async () => {
     await gw.flushLogs();
-    const span = spans.find((s) => s.traceId === traceId);
-    if (span || Date.now() > deadline) return span;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+    return spans.find((s) => s.traceId === traceId);
+  });
 }
 
 const attr = (span: OtlpSpan, key: string) => {

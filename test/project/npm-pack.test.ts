@@ -10,13 +10,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { cleanEnv, ROOT } from "../helpers/cli.js";
+import { HANG_TEST } from "../helpers/wait.js";
 
 /** The test's environment without npm's own variables: under `npm test` (or `npx -p node@24 npm test`) they would steer the npm and npx run here. */
 function npmFreeEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(cleanEnv()).filter(([name]) => !/^npm_/i.test(name)));
 }
 
-test("npm pack → npm install in an empty folder → npx portico start serves", { timeout: 180_000 }, async (t) => {
+test("npm pack → npm install in an empty folder → npx portico start serves", HANG_TEST, async (t) => {
   assert.ok(existsSync(path.join(ROOT, "dist/index.js")), "dist/ is missing: npm ci (or npm run build) builds it");
   const work = mkdtempSync(path.join(tmpdir(), "portico-pack-"));
   execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", work], { cwd: ROOT, stdio: "pipe", env: npmFreeEnv() });

@@ -9,10 +9,11 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startEcho } from "../helpers/gateway.js";
+import { HANG_TEST } from "../helpers/wait.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-test("the README's test of the reference setup passes", { timeout: 60_000 }, async (t) => {
+test("the README's test of the reference setup passes", HANG_TEST, async (t) => {
   const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
   const section = readme.split("## Test your gateway like code")[1] ?? "";
   const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];

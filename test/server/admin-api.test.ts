@@ -8,6 +8,7 @@ import { ConfigError } from "../../src/errors.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { maskConfig } from "../../src/server/admin-api.js";
 import { closedPort, request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 const TOKEN = "a-long-admin-token-0123456789";
 
@@ -88,8 +89,7 @@ test("health, readiness, token, and the read-only API: config, routes, explain, 
   for (let i = 0; i < 4; i++) await request(`${url}/`);
   await request(`${url}/api/status/500`);
   // Counted when each response closes on the server, which may be just after the client read it.
-  const deadline = Date.now() + 10_000;
-  while (gw.observability.stats.snapshot().total < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitFor("5 requests counted", () => (gw.observability.stats.snapshot().total >= 5 ? true : undefined));
 
   const config = json((await request(`${admin}/api/config`, { headers: auth })).text) as { admin: { token: string }; vars: { dbPassword: string } };
   assert.equal(config.admin.token, "********");
@@ -139,17 +139,21 @@ test("health, readiness, token, and the read-only API: config, routes, explain, 
 
 test("/readyz answers 503 while the gateway shuts down", async (t) => {
   const echo = await startEcho(t);
-  const gw = await createGateway(singleHost({ "/": { proxyPass: echo.origin } }, { admin: { listen: "127.0.0.1:0" }, shutdownTimeout: "5s" }), {
+  // No drain deadline to race: the request stays in flight until the test releases it.
+  const gw = await createGateway(singleHost({ "/": { proxyPass: echo.origin } }, { admin: { listen: "127.0.0.1:0" }, shutdownTimeout: "10m" }), {
     logger: (await import("pino")).pino({ level: "silent" }),
   });
   const [address] = await gw.listen();
   const admin = adminUrl(gw);
-  const slow = request(`${address?.url}/delay/400`);
+  const slow = request(`${address?.url}/hold/ready`);
   await new Promise<void>((resolve) => echo.events.once("request", () => resolve()));
   const closing = gw.close();
   const ready = await request(`${admin}/readyz`);
   assert.equal(ready.status, 503);
-  assert.equal((await slow).status, 200);
+  assert.ok(echo.release("ready"), "the request was still in flight");
+  const answer = await slow;
+  assert.equal(answer.status, 200);
+  assert.equal(answer.text, "first\nlast\n");
   await closing;
 });
 

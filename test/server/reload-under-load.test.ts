@@ -16,6 +16,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { startEchoUpstream } from "../fixtures/echo-upstream.js";
 import { get, startPortico } from "../helpers/portico-process.js";
+import { HANG_MS } from "../helpers/wait.js";
 
 const CLIENTS = 3;
 const MAX_REQUESTS_PER_CLIENT = 20_000;
@@ -38,7 +39,7 @@ function runLoad(base: string): Load {
       for (let i = 0; i < MAX_REQUESTS_PER_CLIENT && !stopped; i++) {
         const proxied = i % 2 === 1;
         try {
-          const answer = await get(proxied ? `${base}/proxy/anything/${client}/${i}` : `${base}/`, { agent, timeout: 15_000 });
+          const answer = await get(proxied ? `${base}/proxy/anything/${client}/${i}` : `${base}/`, { agent, timeout: HANG_MS });
           if (answer.status !== 200) load.failures.push({ client, error: `status ${answer.status}: ${answer.body.slice(0, 200)}` });
           else {
             load.ok++;

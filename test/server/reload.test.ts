@@ -11,6 +11,7 @@ import { Agent, request } from "undici";
 import { ConfigError, createGateway } from "../../src/index.js";
 import { startEchoUpstream } from "../fixtures/echo-upstream.js";
 import { captureLogs } from "../helpers/logs.js";
+import { waitFor } from "../helpers/wait.js";
 
 const dir = await mkdtemp(path.join(tmpdir(), "portico-reload-"));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -49,6 +50,7 @@ test("reloads under load lose no request, and every request sees one whole confi
   let flowing = true;
 
   // Eight keep-alive clients, each a bounded loop, alternating a return and a proxied location.
+  let finished = 0;
   const client = async (id: number) => {
     for (let i = 0; i < 400 && flowing; i++) {
       const target = i % 2 === 0 ? "/" : `/api/c${id}/${i}`;
@@ -64,6 +66,7 @@ test("reloads under load lose no request, and every request sees one whole confi
         failures.push(`${target}: ${(error as Error).message}`);
       }
     }
+    finished++;
   };
   const clients = Array.from({ length: 8 }, (_, id) => client(id));
 
@@ -73,7 +76,9 @@ test("reloads under load lose no request, and every request sees one whole confi
     await writeFile(file, config(version, upstream.origin));
     await gw.reload();
     reloads++;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Requests on this config before the next reload: eight more answers, not a sleep.
+    const answered = ok + failures.length;
+    await waitFor("requests between two reloads", () => (ok + failures.length >= answered + 8 || finished === 8 ? true : undefined));
   }
   flowing = false;
   await Promise.all(clients);

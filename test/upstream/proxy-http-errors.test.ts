@@ -10,8 +10,10 @@ import { test } from "node:test";
 import type { EchoUpstream } from "../fixtures/echo-upstream.js";
 import { errorBody, request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
 import { type RawResponse, rawExchange } from "../helpers/raw-http.js";
+import { HANG_MS } from "../helpers/wait.js";
 
-const BOUNDED = { timeout: 10_000 };
+/** A hang guard only: nothing here waits for a time to pass. */
+const BOUNDED = { timeout: HANG_MS };
 const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 async function setup(t: Parameters<typeof startGateway>[0], top: Parameters<typeof singleHost>[1] = {}) {

@@ -5,13 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import type { Socket } from "node:net";
 import { type TestContext, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { startEchoUpstream } from "../fixtures/echo-upstream.js";
 import { startBlackhole } from "../helpers/blackhole.js";
 import { closedPort, errorBody, request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
 import { captureLogs } from "../helpers/logs.js";
 import { servedBy, startSwitchServer } from "../helpers/upstreams.js";
+import { waitFor } from "../helpers/wait.js";
 
 interface HealthEvent {
   upstream: string;
@@ -46,6 +47,9 @@ function watchHealth(t: TestContext) {
 }
 
 test("passive: a killed server is taken out after maxFails and gets no traffic until failTimeout; revived, it gets traffic again", async (t) => {
+  // failTimeout runs on the gateway's Date.now(): the test moves that clock rather than waiting for
+  // it, so "within failTimeout" holds however slow the machine (timers stay real).
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
   const health = watchHealth(t);
   const a = await startEchoUpstream();
   const b = await startEcho(t);
@@ -76,13 +80,15 @@ test("passive: a killed server is taken out after maxFails and gets no traffic u
     ],
   );
 
-  // Back on the same port, but still within failTimeout: no traffic.
+  // Back on the same port, but still within failTimeout: no traffic, up to its last millisecond.
   const revived = await startEchoUpstream(portA);
   t.after(() => revived.close());
   for (let i = 0; i < 6; i++) assert.equal((await request(`${url}/anything/out/${i}`)).status, 200);
+  t.mock.timers.tick(699);
+  for (let i = 0; i < 6; i++) assert.equal((await request(`${url}/anything/still-out/${i}`)).status, 200);
   assert.equal(revived.seen.length, 0);
 
-  await sleep(800);
+  t.mock.timers.tick(101);
   for (let i = 0; i < 6; i++) assert.equal((await request(`${url}/anything/back/${i}`)).status, 200);
   assert.equal(revived.seen.length, 3);
   await health.next((e) => e.server === addressA && e.healthy);
@@ -106,12 +112,16 @@ test("all servers down: 502 at once, without a connect attempt (nginx: no live u
     gw.upstreamStatus()[0]?.servers.map((s) => s.healthy),
     [false, false],
   );
-  const started = performance.now();
+  // Every socket this process opens during the second request: the client's own, and no other.
+  const opened: Socket[] = [];
+  const onSocket = (message: unknown) => void opened.push((message as { socket: Socket }).socket);
+  subscribe("net.client.socket", onSocket);
+  t.after(() => unsubscribe("net.client.socket", onSocket));
   const res = await request(`${url}/anything/2`);
-  const elapsed = performance.now() - started;
+  unsubscribe("net.client.socket", onSocket);
   assert.equal(res.status, 502);
   assert.equal(errorBody(res).message, "Bad Gateway");
-  assert.ok(elapsed < 500, `took ${elapsed} ms: a connect was attempted`);
+  assert.equal(opened.length, 1, `${opened.length - 1} connection(s) attempted upstream`);
   assert.ok(lines.some((line) => String(line.msg).startsWith("no live upstreams")));
 });
 
@@ -125,16 +135,14 @@ test("active: a server failing its health check is taken out after unhealthyThre
       upstreams: {
         checked: {
           servers: [s1.address, `127.0.0.1:${b.port}`],
-          healthCheck: { path: "/healthz", interval: "40ms", timeout: "500ms", unhealthyThreshold: 2, healthyThreshold: 3 },
+          // A check's own timeout far away: on a busy machine a slow answer must not count as a failed check.
+          healthCheck: { path: "/healthz", interval: "40ms", timeout: "30s", unhealthyThreshold: 2, healthyThreshold: 3 },
         },
       },
     },
   );
   const { gw, url } = await startGateway(t, config);
-  await new Promise<void>((resolve) => {
-    const poll = () => (s1.hits.includes("/healthz") ? resolve() : setTimeout(poll, 10));
-    poll();
-  });
+  await waitFor("the first health check", () => (s1.hits.includes("/healthz") ? true : undefined));
   s1.status = 500;
   const down = await health.next((e) => e.server === s1.address && !e.healthy);
   assert.match(down.reason, /health check failed 2/);
@@ -160,13 +168,21 @@ test("active checks stop when the gateway closes, and when a reload removes them
   const b = await startEcho(t);
   const upstream = { servers: [s1.address, `127.0.0.1:${b.port}`], healthCheck: { path: "/hc", interval: "20ms" } };
   const { gw } = await startGateway(t, singleHost({ "/": { proxyPass: "http://u" } }, { upstreams: { u: upstream } }));
-  await new Promise<void>((resolve) => {
-    const poll = () => (s1.hits.length >= 2 ? resolve() : setTimeout(poll, 10));
-    poll();
-  });
+  // A second gateway checking its own server at the same interval is the clock: once it has made
+  // five more checks, a checker that had not stopped would have made several too, however slow the machine.
+  const reference = await startSwitchServer(t, 200);
+  await startGateway(
+    t,
+    singleHost({ "/": { proxyPass: "http://r" } }, { upstreams: { r: { servers: [reference.address], healthCheck: { path: "/hc", interval: "20ms" } } } }),
+  );
+  const fiveMoreChecks = () => {
+    const from = reference.hits.length;
+    return waitFor("five checks of the reference gateway", () => (reference.hits.length >= from + 5 ? true : undefined));
+  };
+  await waitFor("two checks", () => (s1.hits.length >= 2 ? true : undefined));
   await gw.reload(singleHost({ "/": { proxyPass: "http://u" } }, { upstreams: { u: { servers: upstream.servers } } }));
   const after = s1.hits.length;
-  await sleep(150);
+  await fiveMoreChecks();
   // At most one check was already on its way when the reload landed.
   assert.ok(s1.hits.length <= after + 1, `${s1.hits.length - after} checks after the reload`);
   assert.equal(gw.upstreamStatus()[0]?.servers[0]?.activeHealthy, null);
@@ -174,17 +190,16 @@ test("active checks stop when the gateway closes, and when a reload removes them
   // Back with a check, then the gateway closes: the checks stop with it.
   await gw.reload(singleHost({ "/": { proxyPass: "http://u" } }, { upstreams: { u: upstream } }));
   const resumed = s1.hits.length;
-  await new Promise<void>((resolve) => {
-    const poll = () => (s1.hits.length > resumed ? resolve() : setTimeout(poll, 10));
-    poll();
-  });
+  await waitFor("a check after the second reload", () => (s1.hits.length > resumed ? true : undefined));
   await gw.close();
   const closedAt = s1.hits.length;
-  await sleep(150);
+  await fiveMoreChecks();
   assert.ok(s1.hits.length <= closedAt + 1, `${s1.hits.length - closedAt} checks after close`);
 });
 
 test("circuit breaker: opens after consecutive failures, lets one probe through after openTimeout, closes on its success", async (t) => {
+  // openTimeout runs on Date.now(): moved by the test (see the passive test).
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
   const health = watchHealth(t);
   const s1 = await startSwitchServer(t, 500);
   const b = await startEcho(t);
@@ -211,8 +226,12 @@ test("circuit breaker: opens after consecutive failures, lets one probe through 
   for (let i = 0; i < 6; i++) assert.equal((await request(`${url}/anything/y/${i}`)).status, 200);
   assert.equal(s1.hits.length, 3, "an open breaker lets nothing through");
 
+  t.mock.timers.tick(299);
+  for (let i = 0; i < 4; i++) assert.equal((await request(`${url}/anything/still-open/${i}`)).status, 200);
+  assert.equal(s1.hits.length, 3, "open until openTimeout has passed");
+
   s1.status = 200;
-  await sleep(350);
+  t.mock.timers.tick(51);
   for (let i = 0; i < 4; i++) assert.equal((await request(`${url}/anything/z/${i}`)).status, 200);
   assert.ok(s1.hits.length >= 4, "the probe and later requests reach the server again");
   const reasons = health.events.filter((e) => e.server === s1.address).map((e) => e.reason);

@@ -248,7 +248,7 @@ test("an unreachable upstream answers 502 and logs why; proxyReadTimeout closes 
         localhost: {
           locations: {
             "/down": { proxyPass: `http://127.0.0.1:${await closedPort()}`, proxyWebsockets: true },
-            "/idle": { proxyPass: upstream.origin, proxyWebsockets: true, proxyReadTimeout: "300ms" },
+            "/idle": { proxyPass: upstream.origin, proxyWebsockets: true, proxyReadTimeout: "1s" },
           },
         },
       },
@@ -264,9 +264,13 @@ test("an unreachable upstream answers 502 and logs why; proxyReadTimeout closes 
   const accepted = upstream.nextConnection();
   await opened(idle);
   const { socket: upstreamSide } = await accepted;
-  // Traffic keeps it open; silence closes both sides.
+  // Traffic keeps it open; silence closes both sides, a whole proxyReadTimeout after the last
+  // traffic (a lower bound: a slow machine only makes it later).
+  const pingAt = performance.now();
   assert.equal((await roundTrip(idle, "ping")).data.toString(), "ping");
   const [clientCode] = (await once(idle, "close")) as [number];
   assert.equal(clientCode, 1006);
+  const silence = performance.now() - pingAt;
+  assert.ok(silence >= 990, `closed ${silence.toFixed(0)} ms after the ping, before proxyReadTimeout`);
   if (upstreamSide.readyState !== WebSocket.CLOSED) await once(upstreamSide, "close");
 });

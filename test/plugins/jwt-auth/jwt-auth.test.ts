@@ -260,9 +260,12 @@ test("verified tokens are cached: a repeated token needs no key lookup; an expir
   assert.equal(await call(await sign(k1.privateKey, "RS256", { sub: "other" }, { kid: "k1" })), 200);
   assert.equal(jwks.hits(), after + 1, "a new token is verified");
 
-  const shortLived = await sign(k1.privateKey, "RS256", { exp: now() + 1 }, { kid: "k1" });
+  // exp is checked on Date.now() (jose, and the cache's own deadline): the test moves that clock past
+  // exp instead of sleeping, and a token that must still be valid cannot expire on a slow machine.
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  const shortLived = await sign(k1.privateKey, "RS256", { exp: now() + 60 }, { kid: "k1" });
   assert.equal(await call(shortLived), 200);
-  await new Promise((resolve) => setTimeout(resolve, (now() + 2) * 1000 - Date.now()));
+  t.mock.timers.tick(61_000);
   assert.equal(await call(shortLived), 401, "the cache never outlives exp");
 });
 

@@ -8,6 +8,7 @@ import { createServer, request as httpRequest, type ServerResponse } from "node:
 import type { AddressInfo } from "node:net";
 import { describe, type TestContext, test } from "node:test";
 import { request, singleHost, startGateway } from "../../helpers/gateway.js";
+import { waitFor } from "../../helpers/wait.js";
 import { BACKENDS } from "../../limits/backends.js";
 
 async function startHoldingUpstream(t: TestContext) {
@@ -43,12 +44,10 @@ async function startHoldingUpstream(t: TestContext) {
 /** Asks until the answer is `status`: a slot comes back when the gateway's side of the response closes. */
 async function eventually(status: number, ask: () => Promise<{ status: number }>): Promise<void> {
   let last = 0;
-  for (let i = 0; i < 100; i++) {
+  await waitFor(`the answer ${status}`, async () => {
     last = (await ask()).status;
-    if (last === status) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail(`expected ${status}, kept getting ${last}`);
+    return last === status ? true : undefined;
+  }).catch(() => assert.fail(`expected ${status}, kept getting ${last}`));
 }
 
 for (const backend of BACKENDS) {

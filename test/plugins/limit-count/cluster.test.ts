@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { request, singleHost, startEcho, startGateway } from "../../helpers/gateway.js";
 import { captureLogs } from "../../helpers/logs.js";
 import { startRedis } from "../../helpers/redis.js";
+import { waitFor } from "../../helpers/wait.js";
 import { burst, countOf } from "../../limits/backends.js";
 
 test("two gateways sharing one redis-server admit together exactly the limit", async (t) => {
@@ -57,11 +58,7 @@ for (const onStoreError of ["allow", "deny"] as const) {
 
     await redis.start();
     // A second location, with a limit of its own, shows when Redis answers again: its RateLimit-* fields come back.
-    for (let probe = 0; ; probe++) {
-      if ((await request(`${url}/probe`)).headers["ratelimit-limit"] === "1000") break;
-      assert.ok(probe < 300, "the gateway never reconnected to Redis");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor("the gateway to reconnect to Redis", async () => ((await request(`${url}/probe`)).headers["ratelimit-limit"] === "1000" ? true : undefined));
     // The restarted Redis is empty: the limit counts afresh, without restarting Portico.
     assert.deepEqual(await burst(3, () => request(`${url}/`)), [200, 200, 429]);
     assert.ok(lines.some((line) => String(line.msg).includes("limit store is back")));

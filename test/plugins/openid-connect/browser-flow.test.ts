@@ -138,13 +138,15 @@ test("refresh: an access token near its expiry is refreshed with the refresh tok
   assert.ok((own.headers["set-cookie"] ?? []).includes("upstream=1"));
 
   // The provider away: the session lives on while its access token is valid, and ends after.
+  // Expiry is decided on Date.now() (the provider, the gateway, the test's browser): the test holds
+  // that clock while the token must be valid and moves it past the expiry, instead of racing 2 s.
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
   const dead = await setup(t, { refreshBeforeExpiry: "1h" }, { provider: { accessTokenTtl: 2 } });
   const b2 = new Browser();
   assert.equal((await b2.login(`${dead.gw.url}/page`)).status, 200);
-  const loggedInAt = Date.now();
   await dead.op.close();
   assert.equal((await b2.fetchOnce(`${dead.gw.url}/page`, { headers: API })).status, 200);
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, loggedInAt + 2100 - Date.now())));
+  t.mock.timers.tick(2100);
   assert.equal((await b2.fetchOnce(`${dead.gw.url}/page`, { headers: API })).status, 401);
 });
 

@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
+import { HANG_MS, HANG_TEST } from "../../helpers/wait.js";
 import { setup } from "./setup.js";
 
-test("Chromium: login at the provider → upstream sees the claims header → logout", { timeout: 120_000 }, async (t) => {
+test("Chromium: login at the provider → upstream sees the claims header → logout", HANG_TEST, async (t) => {
   const s = await setup(t, { setClaimHeaders: { "X-User-Email": "email" }, postLogoutRedirectUri: "/public/bye" });
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -20,6 +21,8 @@ test("Chromium: login at the provider → upstream sees the claims header → lo
   });
   t.after(() => browser.close());
   const page = await browser.newPage();
+  // A busy machine is slow, not broken: only a hang fails.
+  page.setDefaultTimeout(HANG_MS);
   // No internet here: the provider's pages ask for web fonts; only loopback is served.
   await page.route("**/*", (route) => (new URL(route.request().url()).hostname === "127.0.0.1" ? route.continue() : route.abort()));
 

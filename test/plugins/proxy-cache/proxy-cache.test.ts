@@ -12,6 +12,7 @@ import type { PorticoConfig } from "../../../src/config/schema.js";
 import { proxyCacheSchema } from "../../../src/plugins/proxy-cache/schema.js";
 import { closedPort, request, singleHost, startGateway } from "../../helpers/gateway.js";
 import { startRedis } from "../../helpers/redis.js";
+import { waitFor } from "../../helpers/wait.js";
 
 test("schema: nginx-like defaults and refused values", () => {
   const conf = proxyCacheSchema.parse({});
@@ -78,15 +79,15 @@ async function startOrigin(t: TestContext): Promise<Origin> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, seen, route: (path, handler) => routes.set(path, handler) };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `check` holds (background work), polling. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+/**
+ * Freshness is decided on Date.now() (http-cache-semantics): a test that needs an answer to age
+ * moves that clock instead of sleeping past max-age. Timers stay real, and so does the stores' own
+ * expiry of an entry (lru-cache, Redis PX, set to its freshness plus stale-* windows): either
+ * way the answer is the stale entry's, or a miss once a store dropped it.
+ */
+function movableClock(t: TestContext): (ms: number) => void {
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  return (ms) => t.mock.timers.tick(ms);
 }
 
 for (const store of ["memory", "redis"] as const) {
@@ -209,6 +210,7 @@ for (const store of ["memory", "redis"] as const) {
   });
 
   test(`${store}: max-age expiry, s-maxage over max-age, Expires, a request's no-cache`, async (t) => {
+    const age = movableClock(t);
     const { origin, get } = await setup(t);
     origin.route("/short", (_req, res, n) => res.writeHead(200, { "cache-control": "max-age=1" }).end(`n${n}`));
     origin.route("/smax", (_req, res) => res.writeHead(200, { "cache-control": "max-age=0, s-maxage=60" }).end("s"));
@@ -216,7 +218,7 @@ for (const store of ["memory", "redis"] as const) {
     origin.route("/expired", (_req, res) => res.writeHead(200, { expires: new Date(Date.now() - 60_000).toUTCString() }).end("e"));
     assert.equal(status(await get("/short")), "MISS");
     assert.equal(status(await get("/short")), "HIT");
-    await sleep(1100);
+    age(1100);
     const later = await get("/short");
     assert.notEqual(status(later), "HIT");
     assert.equal(later.text, "n2");
@@ -247,25 +249,26 @@ for (const store of ["memory", "redis"] as const) {
   });
 
   test(`${store}: stale-while-revalidate serves STALE and refreshes in the background`, async (t) => {
+    const age = movableClock(t);
     const { origin, get } = await setup(t);
     origin.route("/swr", (_req, res, n) => res.writeHead(200, { "cache-control": "max-age=1, stale-while-revalidate=60" }).end(`n${n}`));
     await get("/swr");
-    await sleep(1100);
+    age(1100);
     const stale = await get("/swr");
     assert.equal(status(stale), "STALE");
     assert.equal(stale.text, "n1");
-    await until(() => origin.hits.get("/swr") === 2, "the background refresh");
-    let fresh = await get("/swr");
+    await waitFor("the background refresh", () => (origin.hits.get("/swr") === 2 ? true : undefined));
     // The refresh is stored right after the upstream answers.
-    for (let i = 0; i < 50 && fresh.text !== "n2"; i++) {
-      await sleep(20);
-      fresh = await get("/swr");
-    }
+    const fresh = await waitFor("the refreshed entry", async () => {
+      const answer = await get("/swr");
+      return answer.text === "n2" ? answer : undefined;
+    });
     assert.equal(status(fresh), "HIT");
     assert.equal(fresh.text, "n2");
   });
 
   test(`${store}: stale-if-error serves STALE when the upstream fails or answers 5xx; without it, the error`, async (t) => {
+    const age = movableClock(t);
     const { origin, get } = await setup(t);
     let broken = false;
     origin.route("/sie", (_req, res) => {
@@ -278,7 +281,7 @@ for (const store of ["memory", "redis"] as const) {
     });
     await get("/sie");
     await get("/plain");
-    await sleep(1100);
+    age(1100);
     broken = true;
     const stale = await get("/sie");
     assert.equal(stale.status, 200);
