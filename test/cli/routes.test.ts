@@ -168,7 +168,7 @@ describe("nginx's precedence, explained", { concurrency: true }, () => {
     assert.equal(row(out, "location"), "~* \\.php$");
     assert.equal(row(out, "handler"), "proxy to http://127.0.0.1:9000/x.PHP?a=1");
     assert.equal(row(out, "hooks"), "access: inline snippet");
-    assert.equal(row(out, "phases"), 'access (location "~* \\.php$" access (inline snippet))');
+    assert.equal(row(out, "phases"), String.raw`access (location "~* \\.php$" access (inline snippet))`);
   });
 
   test("server names: exact and wildcard; a location that does not exist there is a 404", async () => {

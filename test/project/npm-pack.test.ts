@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -17,6 +17,24 @@ function npmFreeEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(cleanEnv()).filter(([name]) => !/^npm_/i.test(name)));
 }
 
+interface LockEntry {
+  version?: string;
+  dev?: boolean;
+  [key: string]: unknown;
+}
+
+/** A lockfile for an app that depends on the packed tarball alone, with this checkout's runtime dependencies. */
+function lockFor(dependency: string): object {
+  const lock = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, LockEntry> };
+  const root = lock.packages[""] as LockEntry;
+  const packages: Record<string, LockEntry> = {
+    "": { name: "app", dependencies: { portico: dependency } },
+    "node_modules/portico": { version: root.version, resolved: dependency, dependencies: root.dependencies, engines: root.engines, bin: root.bin },
+  };
+  for (const [where, entry] of Object.entries(lock.packages)) if (where.startsWith("node_modules/") && entry.dev !== true) packages[where] = entry;
+  return { name: "app", lockfileVersion: 3, requires: true, packages };
+}
+
 test("npm pack → npm install in an empty folder → npx portico start serves", HANG_TEST, async (t) => {
   assert.ok(existsSync(path.join(ROOT, "dist/index.js")), "dist/ is missing: npm ci (or npm run build) builds it");
   const work = mkdtempSync(path.join(tmpdir(), "portico-pack-"));
@@ -26,8 +44,12 @@ test("npm pack → npm install in an empty folder → npx portico start serves",
 
   const app = path.join(work, "app");
   execFileSync("mkdir", [app]);
-  writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--omit=dev", path.join(work, tarball)], {
+  // The dependencies are pinned to the versions of this checkout's lockfile (what `npm ci` put in
+  // npm's cache), so that an offline install needs no registry metadata, only cached tarballs.
+  const dependency = `file:../${tarball}`;
+  writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module", dependencies: { portico: dependency } }));
+  writeFileSync(path.join(app, "package-lock.json"), JSON.stringify(lockFor(dependency)));
+  execFileSync("npm", ["ci", "--offline", "--no-audit", "--no-fund", "--omit=dev"], {
     cwd: app,
     stdio: "pipe",
     env: npmFreeEnv(),
