@@ -4,33 +4,9 @@
  * correlation-id shows in its log serializer. One request, one id, wherever it is read.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import { request, singleHost, startEcho, startGateway } from "../helpers/gateway.js";
-
-async function accessLogFile(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "portico-reqid-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return path.join(dir, "access.log");
-}
-
-/** The access records once `count` are written (a record is written when the response closes on the server). */
-async function records(gw: { flushLogs(): Promise<void> }, file: string, count: number): Promise<Array<Record<string, unknown>>> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    await gw.flushLogs();
-    const text = await readFile(file, "utf8").catch(() => "");
-    const found = text
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    if (found.length >= count) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} access records, got ${JSON.stringify(found)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { accessLogFile, waitForRecords } from "../helpers/logs.js";
 
 test("the access record's requestId is the X-Request-Id of the response and of the upstream request (generated, then trusted)", async (t) => {
   const file = await accessLogFile(t);
@@ -57,7 +33,7 @@ test("the access record's requestId is the X-Request-Id of the response and of t
   assert.equal(typeof returnedId, "string");
 
   // By location: each record is written when its response closes on the server, not in a set order.
-  const logged = Object.fromEntries((await records(gw, file, 3)).map((record) => [record.location, record.requestId]));
+  const logged = Object.fromEntries((await waitForRecords(gw, file, 3)).map((record) => [record.location, record.requestId]));
   assert.deepEqual(
     logged,
     { "/gen/": generatedId, "/trusted/": "client-trace-42", "/return": returnedId },

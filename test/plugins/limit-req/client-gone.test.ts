@@ -11,40 +11,10 @@
  * reaches the limiter before the bucket has leaked request 1, i.e. within 500 ms of it.)
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import { request, singleHost, startEcho, startGateway } from "../../helpers/gateway.js";
-
-async function accessLogFile(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "portico-limit-req-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return path.join(dir, "access.log");
-}
-
-/** The first access record that `match` accepts, once written (a record is written when the response closes on the server). */
-async function record(
-  gw: { flushLogs(): Promise<void> },
-  file: string,
-  what: string,
-  match: (record: Record<string, unknown>) => boolean,
-): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    await gw.flushLogs();
-    const text = await readFile(file, "utf8").catch(() => "");
-    const found = text
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for the access record of ${what}; the log: ${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { accessLogFile, waitForRecord } from "../../helpers/logs.js";
 
 test("a delayed request whose client has gone is not sent upstream when its delay ends", async (t) => {
   const file = await accessLogFile(t);
@@ -64,7 +34,7 @@ test("a delayed request whose client has gone is not sent upstream when its dela
   await new Promise((resolve) => socket.write("GET /anything/r2 HTTP/1.1\r\nHost: localhost\r\n\r\n", resolve));
   socket.destroy();
   // The gateway got it and saw its client go: nginx's 499 (client closed request).
-  const gone = await record(gw, file, "request 2", (r) => r.path === "/anything/r2");
+  const gone = await waitForRecord(gw, file, "request 2", (r) => r.path === "/anything/r2");
   assert.equal(gone.status, 499);
 
   // Request 3: delayed past request 2's turn.

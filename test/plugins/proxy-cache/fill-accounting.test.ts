@@ -5,35 +5,11 @@
  * connection is an unsuccessful attempt) and in its requests in flight (what leastConn balances on).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import { waitFor } from "../../helpers/cli.js";
 import { closedPort, request, singleHost, startEcho, startGateway } from "../../helpers/gateway.js";
+import { accessLogFile, waitForRecords } from "../../helpers/logs.js";
 import { openRequest } from "../../helpers/upstreams.js";
-
-async function accessLogFile(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "portico-fill-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return path.join(dir, "access.log");
-}
-
-/** The access records once `count` are written (a record is written when the response closes on the server). */
-async function records(gw: { flushLogs(): Promise<void> }, file: string, count: number): Promise<Array<Record<string, unknown>>> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    await gw.flushLogs();
-    const text = await readFile(file, "utf8").catch(() => "");
-    const found = text
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    if (found.length >= count) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} access records, got ${JSON.stringify(found)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const CACHEABLE = "/headers?cache-control=max-age%3D60";
 
@@ -46,7 +22,7 @@ test("the access record of a MISS names the upstream server and its status; a HI
   const hit = await request(`${url}${CACHEABLE}`);
   assert.equal(hit.headers["x-cache-status"], "HIT");
   assert.equal(echo.seen.length, 1);
-  const [missed, served] = await records(gw, file, 2);
+  const [missed, served] = await waitForRecords(gw, file, 2);
   assert.deepEqual(
     { cache: missed?.cache, upstream: missed?.upstream, upstreamStatus: missed?.upstreamStatus, timed: typeof missed?.upstreamMs },
     { cache: "MISS", upstream: `127.0.0.1:${echo.port}`, upstreamStatus: 200, timed: "number" },
