@@ -11,10 +11,11 @@
 //   PORTICO_TEST_BUILD=1         build even when dist/ looks up to date
 //   PORTICO_TEST_CONCURRENCY=N   test files run at once (default 3: most of a file's time is spent
 //                                waiting on sockets and child processes, so a third file fills two cores)
+// Files that start processes or a browser run first (the longest; the others fill in around them).
 // Every test gets a hang guard of 5 minutes (--test-timeout; a test's own { timeout } wins). No test
 // waits for a time to pass: each waits for an event, a log line or a state (test/helpers/wait.ts).
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -60,7 +61,12 @@ function ensureBuild() {
 
 const options = process.argv.slice(2).filter((arg) => arg.startsWith("--"));
 const roots = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
-const files = (roots.length > 0 ? roots : ["test"]).flatMap((root) => collect(root, []));
+// Files that start processes (the CLI, workers, nginx, npm, redis-server) or a browser take the
+// longest: they go first, so that the run does not end waiting on one of them alone.
+const SLOW = /\b(runCli|spawnCli|startPortico|startRedis|chromium\.launch|spawn|execFileSync)\(/;
+const slow = (file) => SLOW.test(readFileSync(file, "utf8"));
+const found = (roots.length > 0 ? roots : ["test"]).flatMap((root) => collect(root, []));
+const files = [...found.filter(slow), ...found.filter((file) => !slow(file))];
 if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);

@@ -214,11 +214,18 @@ test('proxySendTimeout "300ms": an upstream that stops reading the request body 
   const { logger, lines } = captureLogs();
   const { url } = await startGateway(
     t,
-    singleHost({
-      // The read timeout far away: a 504 here can only be the send timeout's (the log line says which).
-      "/deaf/": { proxyPass: `http://127.0.0.1:${deafPort}/`, proxySendTimeout: "300ms", proxyReadTimeout: "1h", clientMaxBodySize: 0 },
-      "/slow/": { proxyPass: `${up.origin}/`, proxySendTimeout: "300ms" },
-    }),
+    singleHost(
+      {
+        // The read timeout far away: a 504 here can only be the send timeout's (the log line says which).
+        "/deaf/": { proxyPass: `http://127.0.0.1:${deafPort}/`, proxySendTimeout: "300ms", proxyReadTimeout: "1h", clientMaxBodySize: 0 },
+        "/slow/": { proxyPass: `${up.origin}/`, proxySendTimeout: "300ms" },
+      },
+      {
+        // After its 504 the gateway neither reads the rest of the upload nor closes the connection:
+        // at the end of the test, its close would wait the whole default 10 s drain for it.
+        shutdownTimeout: "100ms",
+      },
+    ),
     { logger },
   );
 
