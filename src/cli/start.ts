@@ -63,6 +63,8 @@ export async function start(file: string): Promise<number> {
       reload("watch");
     });
     await watcher.set(watchedFiles(gateway.table));
+    // From this line on, a change of any of these files reloads (before it, one could go unseen).
+    logger.info({ files: watcher.files }, `watching ${watcher.files.length} files for changes`);
   }
 
   return new Promise<number>((resolve) => {

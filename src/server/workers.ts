@@ -243,6 +243,7 @@ export class Primary implements AdminGateway {
         void this.reloadAndReport("watch");
       });
       await this.#watcher.set(watchedFiles(this.#table));
+      this.logger.info({ files: this.#watcher.files }, `watching ${this.#watcher.files.length} files for changes`);
     }
     return this.#addresses;
   }

@@ -89,6 +89,8 @@ virtualHosts:
   write(0);
   const gw = await startPortico(file);
   t.after(() => gw.child.kill("SIGKILL"));
+  // The watcher is armed after the listeners open: an edit before this line could go unseen.
+  await gw.waitLog("the watcher armed", (line) => /^watching \d+ files for changes$/.test(line.msg));
 
   // 1. Reloads under load: not one failure.
   const load = runLoad(gw.base);

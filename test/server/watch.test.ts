@@ -90,6 +90,8 @@ test("watch: config edits, hook edits, save by rename reload; a broken file is r
   const gw = await startPortico(file);
   t.after(() => gw.child.kill("SIGKILL"));
   const admin = (await gw.waitLog("the admin line", (line) => line.msg.startsWith("admin listener on "))).admin as string;
+  // The watcher is armed after the listeners open: an edit before this line could go unseen.
+  await gw.waitLog("the watcher armed", (line) => /^watching \d+ files for changes$/.test(line.msg));
   const reloaded = async (from: number) => {
     const line = await gw.waitLog("a reload by watch", (l) => l.msg === "configuration reloaded" || l.msg.startsWith("reload refused"), from);
     assert.equal(line.source, "watch");
@@ -165,6 +167,7 @@ test("watch: a Kubernetes ConfigMap-style symlink swap and an edited htpasswd fi
   symlinkSync(path.join("..data", "hook.mjs"), path.join(dir, "hook.mjs"));
   const gw = await startPortico(path.join(dir, "portico.yaml"));
   t.after(() => gw.child.kill("SIGKILL"));
+  await gw.waitLog("the watcher armed", (line) => /^watching \d+ files for changes$/.test(line.msg));
   const basic = (password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`alice:${password}`).toString("base64")}` } });
   assert.equal((await get(`${gw.base}/`)).body, "v1");
   assert.equal((await get(`${gw.base}/private`, basic("first"))).status, 200);
