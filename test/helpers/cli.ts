@@ -6,7 +6,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { HANG_MS } from "./wait.js";
@@ -17,7 +16,6 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const FIXTURES = fileURLToPath(new URL("../fixtures/configs/", import.meta.url));
 export const REFERENCE = fileURLToPath(new URL("../../examples/reference/portico.yaml", import.meta.url));
 const BIN = fileURLToPath(new URL("../../bin/portico.js", import.meta.url));
-const COMPILE_CACHE = path.join(tmpdir(), "portico-test-compile-cache");
 
 /** The newest mtime under `dir` (ms). */
 function newest(dir: string): number {
@@ -87,8 +85,7 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
   assertDistFresh();
   return spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
-    // Node 22.1+ keeps the compiled dist/ on disk between spawns (Node 20 ignores it).
-    env: { NODE_COMPILE_CACHE: COMPILE_CACHE, ...cleanEnv(options.env) },
+    env: cleanEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
   });
 }
