@@ -70,7 +70,10 @@ export class FileWatcher {
   /** Watches exactly `files` from now on (their current contents are the reference). */
   async set(files: Iterable<string>): Promise<void> {
     const list = [...new Set([...files].map((file) => path.resolve(file)))];
-    const digests = await Promise.all(list.map(digestOf));
+    // A file watched already keeps the content last seen: read again now, an edit made since the
+    // reload began (the reload logs before this runs) would become the reference and go unseen.
+    const known = this.#files;
+    const digests = await Promise.all(list.map((file) => known.get(file) ?? digestOf(file)));
     this.#files = new Map(list.map((file, i) => [file, digests[i] as string]));
     const folders = new Set<string>();
     for (const file of list) for (const folder of foldersFor(file)) folders.add(folder);
