@@ -9,13 +9,15 @@
 // stops here. Environment:
 //   PORTICO_TEST_BUILD=0         never build: dist/ as it is (the CLI helpers still refuse a dist/ older than src/)
 //   PORTICO_TEST_BUILD=1         build even when dist/ looks up to date
-//   PORTICO_TEST_CONCURRENCY=N   test files run at once (default 3: most of a file's time is spent
-//                                waiting on sockets and child processes, so a third file fills two cores)
+//   PORTICO_TEST_CONCURRENCY=N   test files run at once (default: cores + 2, 4 on a 2-core laptop; a file
+//                                spends much of its time waiting on sockets and child processes, and on a
+//                                busy machine more runnable test processes get more of the CPU)
 // Files that start processes or a browser run first (the longest; the others fill in around them).
 // Every test gets a hang guard of 5 minutes (--test-timeout; a test's own { timeout } wins). No test
 // waits for a time to pass: each waits for an event, a log line or a state (test/helpers/wait.ts).
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -74,7 +76,7 @@ if (files.length === 0) {
 const env = { ...process.env };
 // Built (or found up to date) here: the CLI helpers need not look again in every test process.
 if (ensureBuild()) env.PORTICO_TEST_DIST = "checked";
-const concurrency = Number(process.env.PORTICO_TEST_CONCURRENCY ?? 3);
+const concurrency = Number(process.env.PORTICO_TEST_CONCURRENCY ?? availableParallelism() + 2);
 const result = spawnSync(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=300000", ...options, ...files], {
   stdio: "inherit",
   env,
