@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import type { PorticoConfig } from "../../../src/config/schema.js";
-import { createGateway } from "../../../src/gateway.js";
-import { startEcho } from "../../helpers/gateway.js";
+import type { PorticoConfig } from "../../src/config/schema.js";
+import { createGateway } from "../../src/gateway.js";
+import { startEcho } from "../helpers/gateway.js";
 
 const ALICE_KEY = "alice-key-0123456789";
 const BOB_KEY = "bob-key-9876543210";
