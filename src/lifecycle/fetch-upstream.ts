@@ -11,7 +11,7 @@ import { fetchUpstream as fetchThrough, type UpstreamAnswer } from "../upstream/
 import { targetPath } from "../upstream/request.js";
 import type { ProxyRoute } from "../upstream/route.js";
 import { type BaseContext, RequestContext } from "./context.js";
-import { variablesOf } from "./request.js";
+import { editsOf, variablesOf } from "./request.js";
 
 export type { UpstreamAnswer };
 /** The client's error code for a failed fetchUpstream() (what the proxy would have answered). */
@@ -33,17 +33,6 @@ function routeOf(ctx: BaseContext): ProxyRoute | null {
 /** Whether this request's location proxies (so that fetchUpstream() can be called). */
 export function canFetchUpstream(ctx: BaseContext): boolean {
   return routeOf(ctx) !== null;
-}
-
-function editsOf(ctx: RequestContext) {
-  return {
-    headers: ctx.request.headers,
-    path: ctx.request.path,
-    pathChanged: ctx.pathChanged,
-    query: ctx.queryChanged ? ctx.request.query.toString() : null,
-    body: null,
-    consumer: ctx.consumer?.name ?? null,
-  };
 }
 
 /**

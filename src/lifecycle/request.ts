@@ -119,7 +119,7 @@ function answerWithoutPhases(
 }
 
 /** What the phases changed of the request, for the upstream request builder. */
-function editsOf(ctx: RequestContext): RequestEdits {
+export function editsOf(ctx: RequestContext): RequestEdits {
   return {
     headers: ctx.request.headers,
     path: ctx.request.path,

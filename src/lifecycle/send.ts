@@ -8,6 +8,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { LocationPlan } from "../compile/plan.js";
 import { removeHeaders, toHeaderList } from "../http/header-list.js";
+import { rawHeader } from "../http/hop-headers.js";
 import { statusPage } from "../http/respond.js";
 import type { Exit, RequestContext } from "./context.js";
 import { bodyFilterStep, headerFilterStep } from "./filters.js";
@@ -76,7 +77,7 @@ export async function send(loc: LocationPlan, ctx: RequestContext, res: ServerRe
   }
   if (!(body instanceof Readable)) {
     // RFC 9110 8.6: no Content-Length on a 204 (nor a made-up one on a 304).
-    if (!hasName(list, "content-length") && status !== 204 && status !== 304) list.push("content-length", String(body?.length ?? 0));
+    if (rawHeader(list, "content-length") === undefined && status !== 204 && status !== 304) list.push("content-length", String(body?.length ?? 0));
     loc.finishHeaders(status, list);
     res.writeHead(status, list);
     res.end(body ?? undefined);
@@ -103,8 +104,3 @@ export async function send(loc: LocationPlan, ctx: RequestContext, res: ServerRe
 }
 
 const isContentLength = (name: string) => name === "content-length";
-
-function hasName(list: readonly string[], lower: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if ((list[i] as string).toLowerCase() === lower) return true;
-  return false;
-}

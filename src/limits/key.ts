@@ -11,7 +11,7 @@
 import { z } from "zod";
 import type { BaseContext } from "../lifecycle/context.js";
 import { isModuleReference, loadHook } from "../lifecycle/hooks.js";
-import type { PluginEnv } from "../lifecycle/plugin.js";
+import type { Phase, PluginEnv } from "../lifecycle/plugin.js";
 
 export type KeyFunction = (ctx: BaseContext) => string;
 
@@ -100,4 +100,12 @@ export async function compileKey(spec: KeySpec, env: PluginEnv): Promise<KeyFunc
     const key = fn(ctx as Parameters<typeof fn>[0]);
     return typeof key === "string" && key !== "" ? key : typeof key === "number" ? String(key) : ctx.request.ip;
   };
+}
+
+/**
+ * A limit plugin's usesPhase: it has a preaccess and an access hook and keeps one, access when its
+ * key is the consumer (known only after authentication, keyNeedsConsumer), preaccess otherwise.
+ */
+export function limitUsesPhase(phase: Phase, state: { readonly afterAuth: boolean }): boolean {
+  return phase === "preaccess" ? !state.afterAuth : phase === "access" ? state.afterAuth : true;
 }

@@ -61,6 +61,6 @@ export function classify(error: unknown): Failure {
 /** The client's error code of an exchange's error (for plugins that answer it themselves, as proxyCache). */
 export function errorCode(error: unknown): ErrorCode {
   const code = (error as { code?: string } | null)?.code;
-  if (code !== undefined && code.startsWith("PTC_ERR_")) return code as ErrorCode;
+  if (code?.startsWith("PTC_ERR_")) return code as ErrorCode;
   return classify(error).code;
 }

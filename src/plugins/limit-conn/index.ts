@@ -10,7 +10,7 @@ import { parseTime } from "../../config/units.js";
 import type { LogContext, RequestPhaseContext } from "../../lifecycle/context.js";
 import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
-import { compileKey, type KeyFunction, keyNeedsConsumer } from "../../limits/key.js";
+import { compileKey, type KeyFunction, keyNeedsConsumer, limitUsesPhase } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import { type LimitConnConfig, limitConnSchema } from "./schema.js";
@@ -53,6 +53,11 @@ function release(state: LimitConnState, key: string): void {
   if (released instanceof Promise) released.catch(() => undefined);
 }
 
+/** The limit's hook, in preaccess or access (limitUsesPhase). */
+function check(ctx: RequestPhaseContext, state: LimitConnState) {
+  return guardedCheck(state, ctx, state.key(ctx), acquire, decide);
+}
+
 /** The store call, for guardedCheck. */
 function acquire(state: LimitConnState, key: string) {
   return state.store.acquire(key);
@@ -82,13 +87,9 @@ export const limitConn = definePlugin({
   },
   // Before authentication (nginx's preaccess), unless the key is the consumer: then after it.
   // Only one of the two runs, chosen at load: the other is left out of the location's chain.
-  usesPhase: (phase, state) => (phase === "preaccess" ? !state.afterAuth : phase === "access" ? state.afterAuth : true),
-  preaccess(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), acquire, decide);
-  },
-  access(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), acquire, decide);
-  },
+  usesPhase: limitUsesPhase,
+  preaccess: check,
+  access: check,
 
   log(ctx: LogContext, state) {
     const key = ctx.store.get(SLOT);

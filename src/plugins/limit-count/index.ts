@@ -10,7 +10,7 @@ import { parseTime } from "../../config/units.js";
 import type { RequestPhaseContext } from "../../lifecycle/context.js";
 import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
-import { compileKey, type KeyFunction, keyNeedsConsumer } from "../../limits/key.js";
+import { compileKey, type KeyFunction, keyNeedsConsumer, limitUsesPhase } from "../../limits/key.js";
 import { type LimitHeaders, type Rejecter, reject, setRateLimitHeaders } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import { type LimitCountConfig, limitCountSchema } from "./schema.js";
@@ -50,6 +50,11 @@ function decide(state: LimitCountState, ctx: RequestPhaseContext, key: string, v
   return undefined;
 }
 
+/** The limit's hook, in preaccess or access (limitUsesPhase). */
+function check(ctx: RequestPhaseContext, state: LimitCountState) {
+  return guardedCheck(state, ctx, state.key(ctx), count, decide);
+}
+
 /** The store call, for guardedCheck. */
 function count(state: LimitCountState, key: string) {
   return state.store.check(key);
@@ -83,11 +88,7 @@ export const limitCount = definePlugin({
   },
   // Before authentication (nginx's preaccess), unless the key is the consumer: then after it.
   // Only one of the two runs, chosen at load: the other is left out of the location's chain.
-  usesPhase: (phase, state) => (phase === "preaccess" ? !state.afterAuth : phase === "access" ? state.afterAuth : true),
-  preaccess(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), count, decide);
-  },
-  access(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), count, decide);
-  },
+  usesPhase: limitUsesPhase,
+  preaccess: check,
+  access: check,
 });

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import type { RequestPhaseContext } from "../../lifecycle/context.js";
 import { definePlugin } from "../../lifecycle/plugin.js";
 import { instanceId, redisFor } from "../../limits/instance.js";
-import { compileKey, type KeyFunction, keyNeedsConsumer } from "../../limits/key.js";
+import { compileKey, type KeyFunction, keyNeedsConsumer, limitUsesPhase } from "../../limits/key.js";
 import { type Rejecter, reject } from "../../limits/reject.js";
 import { guardedCheck, StoreGuard } from "../../limits/store-guard.js";
 import { type LimitReqConfig, limitReqSchema, parseRate } from "./schema.js";
@@ -51,6 +51,11 @@ function decide(state: LimitReqState, ctx: RequestPhaseContext, key: string, ver
   return sleep(Math.trunc(((verdict.excess - state.delay) * 1000) / state.rate));
 }
 
+/** The limit's hook, in preaccess or access (limitUsesPhase). */
+function check(ctx: RequestPhaseContext, state: LimitReqState) {
+  return guardedCheck(state, ctx, state.key(ctx), take, decide);
+}
+
 /** The store call, for guardedCheck. */
 function take(state: LimitReqState, key: string) {
   return state.store.take(key);
@@ -84,11 +89,7 @@ export const limitReq = definePlugin({
   },
   // Before authentication (nginx's preaccess), unless the key is the consumer: then after it.
   // Only one of the two runs, chosen at load: the other is left out of the location's chain.
-  usesPhase: (phase, state) => (phase === "preaccess" ? !state.afterAuth : phase === "access" ? state.afterAuth : true),
-  preaccess(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), take, decide);
-  },
-  access(ctx, state) {
-    return guardedCheck(state, ctx, state.key(ctx), take, decide);
-  },
+  usesPhase: limitUsesPhase,
+  preaccess: check,
+  access: check,
 });
